@@ -1,0 +1,198 @@
+/**
+ * The only place that reads the environment and the command line. Everything else takes a
+ * `Config` (or a slice of it) as a parameter, so tests build their own without touching
+ * process.env.
+ */
+import path from 'node:path';
+import os from 'node:os';
+import { z } from 'zod';
+import { ConfigError } from './shared/errors.js';
+
+const providerSchema = z.enum(['cuda', 'webgpu', 'cpu']);
+export type Provider = z.infer<typeof providerSchema>;
+
+const iceServerSchema = z.object({
+  urls: z.union([z.string(), z.array(z.string())]),
+  username: z.string().optional(),
+  credential: z.string().optional(),
+});
+
+const configSchema = z.object({
+  port: z.number().int().min(0).max(65535),
+  /** Empty string: every interface, the Node default. */
+  host: z.string(),
+  modelsDir: z.string().min(1),
+  defaultModel: z.string().min(1),
+  /** Also list manifests marked hidden (test fixtures). */
+  showHiddenModels: z.boolean(),
+  maxSessions: z.number().int().min(1).max(64),
+  providers: z.array(providerSchema).min(1),
+  intraOpThreads: z.number().int().min(1).max(256),
+  processingShortSidePx: z.number().int().min(64).max(1080),
+  smoothing: z.number().min(0).max(1),
+  maxInputWidthPx: z.number().int().min(16),
+  maxInputHeightPx: z.number().int().min(16),
+  videoCodec: z.enum(['vp8', 'h264']),
+  outputBitrateKbps: z.number().int().min(100).max(50_000),
+  browserMinBitrateKbps: z.number().int().min(100),
+  browserStartBitrateKbps: z.number().int().min(100),
+  browserMaxBitrateKbps: z.number().int().min(100),
+  iceServers: z.array(iceServerSchema),
+  iceHostAddresses: z.array(z.string()),
+  idleTimeoutMs: z.number().int().min(1000),
+  jitterLatencyMs: z.number().int().min(0).max(2000),
+  /** Serve the Next.js app; off in tests that only need the API. */
+  web: z.boolean(),
+  webDir: z.string(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+});
+
+export type Config = Readonly<z.infer<typeof configSchema>>;
+
+interface KeySpec {
+  /** Environment variable; the CLI flag is its kebab-case form (`MAX_SESSIONS` -> `--max-sessions`). */
+  env: string;
+  key: keyof z.infer<typeof configSchema>;
+  parse: (raw: string) => unknown;
+}
+
+const int = (raw: string) => {
+  if (!/^-?\d+$/.test(raw.trim())) throw new Error(`expected an integer, got ${JSON.stringify(raw)}`);
+  return Number(raw);
+};
+const num = (raw: string) => {
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n)) throw new Error(`expected a number, got ${JSON.stringify(raw)}`);
+  return n;
+};
+const bool = (raw: string) => {
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new Error(`expected true or false, got ${JSON.stringify(raw)}`);
+};
+const list = (raw: string) =>
+  raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+const json = (raw: string) => {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new Error('expected JSON');
+  }
+};
+const str = (raw: string) => raw;
+
+const KEYS: KeySpec[] = [
+  { env: 'PORT', key: 'port', parse: int },
+  { env: 'HOST', key: 'host', parse: str },
+  { env: 'MODELS_DIR', key: 'modelsDir', parse: str },
+  { env: 'DEFAULT_MODEL', key: 'defaultModel', parse: str },
+  { env: 'SHOW_HIDDEN_MODELS', key: 'showHiddenModels', parse: bool },
+  { env: 'MAX_SESSIONS', key: 'maxSessions', parse: int },
+  { env: 'PROVIDERS', key: 'providers', parse: list },
+  { env: 'INTRA_OP_THREADS', key: 'intraOpThreads', parse: int },
+  { env: 'PROCESSING_SHORT_SIDE_PX', key: 'processingShortSidePx', parse: int },
+  { env: 'SMOOTHING', key: 'smoothing', parse: num },
+  { env: 'MAX_INPUT_WIDTH_PX', key: 'maxInputWidthPx', parse: int },
+  { env: 'MAX_INPUT_HEIGHT_PX', key: 'maxInputHeightPx', parse: int },
+  { env: 'VIDEO_CODEC', key: 'videoCodec', parse: str },
+  { env: 'OUTPUT_BITRATE_KBPS', key: 'outputBitrateKbps', parse: int },
+  { env: 'BROWSER_MIN_BITRATE_KBPS', key: 'browserMinBitrateKbps', parse: int },
+  { env: 'BROWSER_START_BITRATE_KBPS', key: 'browserStartBitrateKbps', parse: int },
+  { env: 'BROWSER_MAX_BITRATE_KBPS', key: 'browserMaxBitrateKbps', parse: int },
+  { env: 'ICE_SERVERS', key: 'iceServers', parse: json },
+  { env: 'ICE_HOST_ADDRESSES', key: 'iceHostAddresses', parse: list },
+  { env: 'IDLE_TIMEOUT_MS', key: 'idleTimeoutMs', parse: int },
+  { env: 'JITTER_LATENCY_MS', key: 'jitterLatencyMs', parse: int },
+  { env: 'WEB', key: 'web', parse: bool },
+  { env: 'WEB_DIR', key: 'webDir', parse: str },
+  { env: 'LOG_LEVEL', key: 'logLevel', parse: str },
+];
+
+export function defaultConfig(root: string = process.cwd()): z.infer<typeof configSchema> {
+  return {
+    port: 3000,
+    host: '',
+    modelsDir: path.join(root, 'models'),
+    defaultModel: 'horse2zebra',
+    showHiddenModels: false,
+    maxSessions: 4,
+    providers: ['cuda', 'webgpu', 'cpu'],
+    intraOpThreads: Math.max(1, os.availableParallelism()),
+    processingShortSidePx: 256,
+    smoothing: 0.5,
+    maxInputWidthPx: 1920,
+    maxInputHeightPx: 1080,
+    videoCodec: 'vp8',
+    outputBitrateKbps: 1500,
+    browserMinBitrateKbps: 600,
+    browserStartBitrateKbps: 1500,
+    browserMaxBitrateKbps: 2500,
+    iceServers: [],
+    iceHostAddresses: ['127.0.0.1'],
+    idleTimeoutMs: 10_000,
+    jitterLatencyMs: 50,
+    web: true,
+    webDir: path.join(root, 'web'),
+    logLevel: 'info',
+  };
+}
+
+const flagOf = (env: string) => `--${env.toLowerCase().replace(/_/g, '-')}`;
+
+export const CONFIG_HELP = KEYS.map((k) => `  ${flagOf(k.env).padEnd(30)} env ${k.env}`).join('\n');
+
+/**
+ * Builds the config from defaults, then the environment, then CLI flags (`--port 3001` or
+ * `--port=3001`), then `overrides`. Any bad value throws a ConfigError naming the key.
+ */
+export function loadConfig(
+  opts: { env?: NodeJS.ProcessEnv; argv?: readonly string[]; root?: string; overrides?: Partial<z.infer<typeof configSchema>> } = {},
+): Config {
+  const env: Record<string, string | undefined> = opts.env ?? {};
+  const argv = opts.argv ?? [];
+  const raw: Record<string, unknown> = { ...defaultConfig(opts.root) };
+  const apply = (spec: KeySpec, value: string, source: string) => {
+    try {
+      raw[spec.key] = spec.parse(value);
+    } catch (err) {
+      throw new ConfigError(source, (err as Error).message);
+    }
+  };
+  for (const spec of KEYS) {
+    const v = env[spec.env];
+    if (v !== undefined && v !== '') apply(spec, v, spec.env);
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) throw new ConfigError(arg, 'unexpected argument');
+    const eq = arg.indexOf('=');
+    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
+    const spec = KEYS.find((k) => flagOf(k.env) === flag);
+    if (!spec) throw new ConfigError(flag, 'unknown flag');
+    let value: string | undefined;
+    if (eq >= 0) value = arg.slice(eq + 1);
+    else {
+      value = argv[i + 1];
+      i++;
+    }
+    if (value === undefined) throw new ConfigError(flag, 'missing value');
+    apply(spec, value, flag);
+  }
+  Object.assign(raw, opts.overrides ?? {});
+  const res = configSchema.safeParse(raw);
+  if (!res.success) {
+    const issue = res.error.issues[0]!;
+    const key = String(issue.path[0] ?? '');
+    const spec = KEYS.find((k) => k.key === key);
+    throw new ConfigError(spec ? spec.env : key, issue.message);
+  }
+  const cfg = res.data;
+  if (cfg.browserMinBitrateKbps > cfg.browserStartBitrateKbps || cfg.browserStartBitrateKbps > cfg.browserMaxBitrateKbps) {
+    throw new ConfigError('BROWSER_START_BITRATE_KBPS', 'browser bitrates must satisfy min <= start <= max');
+  }
+  return Object.freeze({ ...cfg, providers: Object.freeze([...cfg.providers]) as Provider[] });
+}

@@ -1,0 +1,29 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HealthResponse, ModelSummary } from '../signaling/index.js';
+import { sendError, sendJson } from './respond.js';
+
+/** What the API needs from the rest of the server; the app wires the real stages in. */
+export interface ApiDeps {
+  health(): HealthResponse;
+  models(): Promise<ModelSummary[]>;
+}
+
+/** Handles /api/* and returns true, or returns false so the caller can pass the request on. */
+export async function handleApi(req: IncomingMessage, res: ServerResponse, deps: ApiDeps): Promise<boolean> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  if (!url.pathname.startsWith('/api/')) return false;
+  try {
+    if (url.pathname === '/api/health' && (req.method === 'GET' || req.method === 'HEAD')) {
+      sendJson(res, 200, deps.health());
+      return true;
+    }
+    if (url.pathname === '/api/models' && req.method === 'GET') {
+      sendJson(res, 200, await deps.models());
+      return true;
+    }
+    sendJson(res, 404, { error: { code: 'NOT_FOUND', message: `no route ${req.method} ${url.pathname}` } });
+  } catch (err) {
+    sendError(res, err);
+  }
+  return true;
+}

@@ -1,0 +1,22 @@
+import type { ServerResponse } from 'node:http';
+import { CycleStreamError } from '../shared/errors.js';
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** Every API error body is `{ error: { code, message } }`; unknown errors never leak internals. */
+export function sendError(res: ServerResponse, err: unknown): void {
+  if (err instanceof CycleStreamError) {
+    sendJson(res, err.status, { error: err.toJSON() });
+    return;
+  }
+  sendJson(res, 500, { error: { code: 'INTERNAL', message: 'internal server error' } });
+}

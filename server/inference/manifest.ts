@@ -1,0 +1,81 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { ManifestError, ModelIdError } from '../shared/errors.js';
+
+/** Model ids are file stems in models/; anything that could escape that folder is refused. */
+export const MODEL_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+export function assertModelId(id: unknown): string {
+  if (typeof id !== 'string' || !MODEL_ID_PATTERN.test(id)) {
+    throw new ModelIdError(`invalid model id ${JSON.stringify(id)}: use lowercase letters, digits, '-' and '_'`);
+  }
+  return id;
+}
+
+const tensorSpec = z.object({
+  name: z.string().min(1),
+  layout: z.literal('NCHW'),
+  channels: z.literal(3),
+  /** Pixel value range the tensor uses: [-1, 1] for tanh generators. */
+  range: z.tuple([z.number(), z.number()]).refine(([lo, hi]) => lo < hi, 'range must be [low, high]'),
+});
+
+export const manifestSchema = z.object({
+  schemaVersion: z.literal(1),
+  id: z.string().regex(MODEL_ID_PATTERN),
+  title: z.string().min(1),
+  file: z.string().regex(/^[a-z0-9][a-z0-9_.-]*\.onnx$/),
+  domains: z.object({ from: z.string().min(1), to: z.string().min(1) }),
+  architecture: z.string().min(1),
+  params: z.number().int().nonnegative(),
+  /** Multiply-accumulates for one 256x256 frame. */
+  macsAt256: z.number().nonnegative(),
+  input: tensorSpec.extend({ sizeMultiple: z.number().int().positive() }),
+  output: tensorSpec,
+  provenance: z.object({
+    /** `fixture` models are exact test transforms, `trained` ones were learnt by training/. */
+    kind: z.enum(['trained', 'fixture', 'random']),
+    description: z.string().optional(),
+    dataset: z.string().optional(),
+    epochs: z.number().optional(),
+    iterations: z.number().optional(),
+    cropPx: z.number().optional(),
+    loadPx: z.number().optional(),
+    hardware: z.string().optional(),
+    wallTimeS: z.number().optional(),
+    command: z.string().optional(),
+    script: z.string().optional(),
+    torchVersion: z.string().optional(),
+  }),
+  metrics: z.record(z.string(), z.unknown()).optional(),
+  /** Listed but hidden from the model picker (test fixtures). */
+  hidden: z.boolean().optional(),
+});
+
+export type ModelManifest = z.infer<typeof manifestSchema>;
+
+export function parseManifest(json: unknown, source: string): ModelManifest {
+  const res = manifestSchema.safeParse(json);
+  if (!res.success) {
+    const issue = res.error.issues[0];
+    const where = issue ? issue.path.join('.') || '(root)' : '(root)';
+    throw new ManifestError(`${source}: ${where}: ${issue?.message ?? 'invalid manifest'}`);
+  }
+  return res.data;
+}
+
+export async function readManifest(path: string): Promise<ModelManifest> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ManifestError(`${path}: cannot read (${(err as Error).message})`, { cause: err });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ManifestError(`${path}: not JSON (${(err as Error).message})`, { cause: err });
+  }
+  return parseManifest(json, path);
+}

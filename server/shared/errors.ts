@@ -1,0 +1,108 @@
+/**
+ * Every error the server raises or sends to a client is one of these classes.
+ * `code` is stable and machine-readable; it travels to clients in `error` events.
+ */
+export type ErrorCode =
+  | 'BAD_REQUEST'
+  | 'CONFIG_INVALID'
+  | 'SDP_MALFORMED'
+  | 'NO_VIDEO'
+  | 'UNSUPPORTED_CODEC'
+  | 'MODEL_NOT_FOUND'
+  | 'MODEL_ID_INVALID'
+  | 'MODEL_LOAD_FAILED'
+  | 'MANIFEST_INVALID'
+  | 'SERVER_BUSY'
+  | 'SESSION_NOT_FOUND'
+  | 'SESSION_CLOSED'
+  | 'CODEC_ERROR'
+  | 'INFERENCE_ERROR'
+  | 'PROVIDER_UNAVAILABLE'
+  | 'FRAME_TOO_LARGE'
+  | 'WEB_BUILD_MISSING';
+
+export abstract class CycleStreamError extends Error {
+  abstract readonly code: ErrorCode;
+  /** HTTP status when the error crosses an HTTP boundary. */
+  readonly status: number = 500;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+export class BadRequestError extends CycleStreamError {
+  readonly code = 'BAD_REQUEST' as const;
+  override readonly status = 400;
+}
+export class ConfigError extends CycleStreamError {
+  readonly code = 'CONFIG_INVALID' as const;
+  constructor(readonly key: string, message: string) {
+    super(`config ${key}: ${message}`);
+  }
+}
+export class SdpError extends CycleStreamError {
+  readonly code = 'SDP_MALFORMED' as const;
+  override readonly status = 400;
+}
+export class NoVideoError extends CycleStreamError {
+  readonly code = 'NO_VIDEO' as const;
+  override readonly status = 400;
+}
+export class UnsupportedCodecError extends CycleStreamError {
+  readonly code = 'UNSUPPORTED_CODEC' as const;
+  override readonly status = 400;
+}
+export class ModelNotFoundError extends CycleStreamError {
+  readonly code = 'MODEL_NOT_FOUND' as const;
+  override readonly status = 404;
+}
+export class ModelIdError extends CycleStreamError {
+  readonly code = 'MODEL_ID_INVALID' as const;
+  override readonly status = 400;
+}
+export class ModelLoadError extends CycleStreamError {
+  readonly code = 'MODEL_LOAD_FAILED' as const;
+}
+export class ManifestError extends CycleStreamError {
+  readonly code = 'MANIFEST_INVALID' as const;
+}
+export class BusyError extends CycleStreamError {
+  readonly code = 'SERVER_BUSY' as const;
+  override readonly status = 503;
+}
+export class SessionNotFoundError extends CycleStreamError {
+  readonly code = 'SESSION_NOT_FOUND' as const;
+  override readonly status = 404;
+}
+export class ClosedError extends CycleStreamError {
+  readonly code = 'SESSION_CLOSED' as const;
+  override readonly status = 410;
+}
+export class CodecError extends CycleStreamError {
+  readonly code = 'CODEC_ERROR' as const;
+}
+export class InferenceError extends CycleStreamError {
+  readonly code = 'INFERENCE_ERROR' as const;
+}
+export class ProviderUnavailableError extends CycleStreamError {
+  readonly code = 'PROVIDER_UNAVAILABLE' as const;
+}
+export class FrameTooLargeError extends CycleStreamError {
+  readonly code = 'FRAME_TOO_LARGE' as const;
+  override readonly status = 413;
+}
+
+/** Wraps anything thrown into a CycleStreamError so callers never see strings or unknowns. */
+export function asCycleStreamError(err: unknown, Fallback: new (m: string, o?: { cause?: unknown }) => CycleStreamError): CycleStreamError {
+  if (err instanceof CycleStreamError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new Fallback(message, { cause: err });
+}
+
+export class WebBuildMissingError extends CycleStreamError {
+  readonly code = 'WEB_BUILD_MISSING' as const;
+}

@@ -1,0 +1,35 @@
+/**
+ * Packed 8-bit RGB image (RGB24, row stride = width * 3). The common currency between
+ * codec (YUV<->RGB), inference and temporal stages. Buffers are owned by whoever
+ * created them and may be reused for the next frame, so copy before keeping one.
+ */
+export interface RgbImage {
+  readonly width: number;
+  readonly height: number;
+  readonly data: Uint8Array;
+}
+
+export function allocRgb(width: number, height: number): RgbImage {
+  return { width, height, data: new Uint8Array(width * height * 3) };
+}
+
+/** Processing size: short side scaled to `shortSidePx`, both sides rounded to `multiple`. */
+export function processingSize(
+  width: number,
+  height: number,
+  shortSidePx: number,
+  multiple: number,
+): { width: number; height: number } {
+  const round = (v: number) => Math.max(multiple, Math.round(v / multiple) * multiple);
+  if (shortSidePx <= 0 || Math.min(width, height) <= shortSidePx) {
+    return { width: round(width), height: round(height) };
+  }
+  const scale = shortSidePx / Math.min(width, height);
+  return { width: round(width * scale), height: round(height * scale) };
+}
+
+/** Closes a resource, idempotently, from both `close()` and `await using`. */
+export interface Closable {
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}

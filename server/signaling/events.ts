@@ -1,0 +1,117 @@
+/**
+ * The socket.io contract between the server and web/. web/ imports it with `import type`
+ * only, so the zod schemas below never reach the browser bundle.
+ */
+import { z } from 'zod';
+import type { ErrorCode } from '../shared/errors.js';
+
+export type Backend = 'cuda' | 'webgpu' | 'cpu';
+
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+}
+
+export type Ack<T> = (res: ({ ok: true } & T) | { ok: false; error: WireError }) => void;
+
+export const startSessionSchema = z.object({
+  offerSdp: z.string().min(1).max(100_000),
+  modelId: z.string().min(1).max(200),
+  /** 0 = off, 1 = strongest temporal smoothing. */
+  smoothing: z.number().min(0).max(1).default(0.5),
+  /** Short side of the frame the model sees; the stream keeps its own size. */
+  processingShortSidePx: z.number().int().min(64).max(1080).optional(),
+});
+export type StartSessionRequest = z.input<typeof startSessionSchema>;
+
+export const iceCandidateSchema = z.object({
+  candidate: z.string().max(2000),
+  sdpMid: z.string().max(64).nullable().optional(),
+  sdpMLineIndex: z.number().int().min(0).max(64).nullable().optional(),
+});
+export type IceCandidate = z.input<typeof iceCandidateSchema>;
+
+export const switchModelSchema = z.object({ modelId: z.string().min(1).max(200) });
+export type SwitchModelRequest = z.input<typeof switchModelSchema>;
+
+export const setOptionsSchema = z
+  .object({
+    smoothing: z.number().min(0).max(1).optional(),
+    processingShortSidePx: z.number().int().min(64).max(1080).optional(),
+  })
+  .refine((v) => v.smoothing !== undefined || v.processingShortSidePx !== undefined, 'nothing to set');
+export type SetOptionsRequest = z.input<typeof setOptionsSchema>;
+
+export interface SessionInfo {
+  sessionId: string;
+  answerSdp: string;
+  modelId: string;
+  backend: Backend;
+  codec: 'vp8' | 'h264';
+}
+
+export interface SessionStats {
+  sessionId: string;
+  modelId: string;
+  backend: Backend;
+  codec: 'vp8' | 'h264';
+  fpsIn: number;
+  fpsOut: number;
+  /** Median model run time over the last second. */
+  inferenceMs: number;
+  /** Median time from a frame's arrival (depacketized) to its encoded packets leaving, last second. */
+  serverLatencyMs: number;
+  droppedFrames: number;
+  inputWidth: number;
+  inputHeight: number;
+  processingWidth: number;
+  processingHeight: number;
+  smoothing: number;
+}
+
+export type CloseReason = 'stopped' | 'disconnected' | 'ice-failed' | 'idle-timeout' | 'server-shutdown' | 'error';
+
+export interface ClientToServerEvents {
+  'session:start': (req: StartSessionRequest, ack: Ack<SessionInfo>) => void;
+  'session:ice': (candidate: IceCandidate) => void;
+  'session:model': (req: SwitchModelRequest, ack: Ack<{ modelId: string; backend: Backend }>) => void;
+  'session:options': (req: SetOptionsRequest, ack: Ack<{ smoothing: number; processingShortSidePx: number }>) => void;
+  'session:stop': (ack?: Ack<object>) => void;
+}
+
+export interface ServerToClientEvents {
+  'session:stats': (stats: SessionStats) => void;
+  'session:error': (err: WireError) => void;
+  'session:closed': (info: { sessionId: string; reason: CloseReason }) => void;
+  'session:model-changed': (info: { modelId: string; backend: Backend }) => void;
+}
+
+export interface InterServerEvents {}
+
+export interface SocketData {
+  sessionId?: string;
+}
+
+/** What GET /api/models returns per model; the picker shows these. */
+export interface ModelSummary {
+  id: string;
+  title: string;
+  from: string;
+  to: string;
+  architecture: string;
+  params: number;
+  macsAt256: number;
+  kind: 'trained' | 'fixture' | 'random';
+  metrics?: Record<string, unknown>;
+}
+
+export interface HealthResponse {
+  ok: true;
+  sessions: number;
+  maxSessions: number;
+  models: number;
+  defaultModel: string | null;
+  openCodecs: number;
+  openModelSessions: number;
+  uptimeS: number;
+}
