@@ -1,0 +1,116 @@
+/**
+ * Composes the server from a Config: one HTTP server on one port carrying the API, socket.io
+ * signaling and the Next.js app. `close()` tears it down in reverse order.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { Server as IoServer } from 'socket.io';
+import type { Config } from './config.js';
+import { createInferenceHost, listModels } from './inference/index.js';
+import { attachSignaling, type HealthResponse, type ModelSummary, type SignalingServer } from './signaling/index.js';
+import { SessionManager } from './session/index.js';
+import { createWebHandler, handleApi, sendJson, type WebHandler } from './http/index.js';
+
+export interface App {
+  readonly config: Config;
+  readonly sessions: SessionManager;
+  listen(): Promise<{ url: string; port: number }>;
+  health(): HealthResponse;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export async function createApp(config: Config, logger: Logger): Promise<App> {
+  const startedAt = Date.now();
+  const host = createInferenceHost({ logger: logger.child({ stage: 'inference' }) });
+  const sessions = new SessionManager(config, host, logger.child({ stage: 'session' }));
+  let modelCount = 0;
+
+  const models = async (): Promise<ModelSummary[]> => {
+    const listing = await listModels(config.modelsDir);
+    for (const bad of listing.invalid) logger.warn({ file: bad.file, err: bad.error.message }, 'invalid model manifest skipped');
+    modelCount = listing.models.length;
+    return listing.models
+      .filter((m) => config.showHiddenModels || !m.hidden)
+      .map((m) => ({
+        id: m.id,
+        title: m.title,
+        from: m.domains.from,
+        to: m.domains.to,
+        architecture: m.architecture,
+        params: m.params,
+        macsAt256: m.macsAt256,
+        kind: m.provenance.kind,
+        metrics: m.metrics,
+      }));
+  };
+  const listed = await models();
+  const defaultModel = listed.some((m) => m.id === config.defaultModel) ? config.defaultModel : (listed[0]?.id ?? null);
+  if (defaultModel !== config.defaultModel) {
+    logger.warn({ wanted: config.defaultModel, using: defaultModel }, 'default model not found in the models folder');
+  }
+
+  const health = (): HealthResponse => ({
+    ok: true,
+    sessions: sessions.size,
+    maxSessions: config.maxSessions,
+    models: modelCount,
+    defaultModel,
+    openCodecs: sessions.counters.codecs,
+    openModelSessions: host.openSessions(),
+    uptimeS: Math.round((Date.now() - startedAt) / 1000),
+  });
+
+  const web: { handle: WebHandler; close(): Promise<void> } | null = config.web ? await createWebHandler(config.webDir) : null;
+
+  const server = http.createServer((req, res) => {
+    handleApi(req, res, { health, models })
+      .then((handled) => {
+        if (handled) return;
+        if (req.url?.startsWith('/socket.io')) return; // socket.io answers these itself
+        if (web) return web.handle(req, res);
+        sendJson(res, 404, { error: { code: 'NOT_FOUND', message: 'the web app is disabled (WEB=false)' } });
+      })
+      .catch((err: unknown) => {
+        logger.error({ err }, 'request failed');
+        if (!res.headersSent) sendJson(res, 500, { error: { code: 'INTERNAL', message: 'internal server error' } });
+      });
+  });
+
+  // Short ping interval so a vanished client's session is closed within ~10 s.
+  const io: SignalingServer = new IoServer(server, { pingInterval: 4000, pingTimeout: 4000, maxHttpBufferSize: 1e6, serveClient: false });
+  attachSignaling(io, sessions, logger.child({ stage: 'signaling' }));
+
+  let closing: Promise<void> | null = null;
+  const close = () => {
+    closing ??= (async () => {
+      await sessions.close();
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+      await host.close();
+      await web?.close();
+      server.closeAllConnections?.();
+    })();
+    return closing;
+  };
+
+  return {
+    config,
+    sessions,
+    health,
+    listen: () =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        const onListening = () => {
+          server.off('error', reject);
+          const addr = server.address() as AddressInfo;
+          const shown = config.host === '' || config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+          resolve({ url: `http://${shown.includes(':') ? `[${shown}]` : shown}:${addr.port}`, port: addr.port });
+        };
+        if (config.host) server.listen(config.port, config.host, onListening);
+        else server.listen(config.port, onListening);
+      }),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

@@ -1,0 +1,32 @@
+export {
+  MODEL_ID_PATTERN,
+  assertModelId,
+  manifestSchema,
+  parseManifest,
+  readManifest,
+  type ModelManifest,
+} from './manifest.js';
+export {
+  createInferenceHost,
+  listModels,
+  type InferenceHost,
+  type InferenceHostOptions,
+  type InvalidModel,
+  type LoadModelOptions,
+  type ModelListing,
+} from './registry.js';
+export type { Generator, GeneratorStats } from './generator.js';
+export {
+  DEFAULT_PROVIDERS,
+  EXECUTION_PROVIDERS,
+  type ExecutionProviderName,
+  type OrtSession,
+  type SessionFactory,
+} from './providers.js';
+export {
+  LatestFrameScheduler,
+  type LatestFrameSchedulerOptions,
+  type LatestFrameSchedulerStats,
+  type ScheduledResult,
+} from './scheduler.js';
+export type { StageLogger } from './logger.js';

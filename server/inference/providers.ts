@@ -1,0 +1,80 @@
+import * as ort from 'onnxruntime-node';
+import { BadRequestError, ModelLoadError, ProviderUnavailableError } from '../shared/errors.js';
+import { shortMessage, type StageLogger } from './logger.js';
+
+export const EXECUTION_PROVIDERS = ['cuda', 'webgpu', 'cpu'] as const;
+export type ExecutionProviderName = (typeof EXECUTION_PROVIDERS)[number];
+export const DEFAULT_PROVIDERS: readonly ExecutionProviderName[] = Object.freeze(['cuda', 'webgpu', 'cpu']);
+
+/** The part of an ORT session the generator uses; lets tests inject sessions. */
+export interface OrtSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly inputMetadata?: readonly ort.InferenceSession.ValueMetadata[];
+  run(
+    feeds: ort.InferenceSession.FeedsType,
+    fetches: ort.InferenceSession.FetchesType,
+  ): Promise<ort.InferenceSession.ReturnType>;
+  release(): Promise<void>;
+}
+
+/** Creates a session for one model file with exactly the providers in `options`. */
+export type SessionFactory = (modelPath: string, options: ort.InferenceSession.SessionOptions) => Promise<OrtSession>;
+
+export const createOrtSession: SessionFactory = (modelPath, options) => ort.InferenceSession.create(modelPath, options);
+
+export function assertProviders(providers: readonly string[]): readonly ExecutionProviderName[] {
+  if (providers.length === 0) throw new BadRequestError('execution provider list is empty');
+  for (const p of providers) {
+    if (!(EXECUTION_PROVIDERS as readonly string[]).includes(p)) {
+      throw new BadRequestError(`unknown execution provider ${JSON.stringify(p)}; use ${EXECUTION_PROVIDERS.join(', ')}`);
+    }
+  }
+  return providers as readonly ExecutionProviderName[];
+}
+
+export interface FallbackOptions {
+  modelId: string;
+  modelPath: string;
+  providers: readonly ExecutionProviderName[];
+  intraOpThreads: number;
+  createSession: SessionFactory;
+  logger: StageLogger;
+}
+
+/**
+ * Tries each provider in order with a session of its own. ORT fails the whole session
+ * when one listed provider cannot start (webgpu: "No supported adapters"; cuda: provider
+ * library not bundled), so listing them all in one session would give no fallback.
+ */
+export async function createSessionWithFallback(
+  opts: FallbackOptions,
+): Promise<{ session: OrtSession; provider: ExecutionProviderName }> {
+  const failures: { provider: ExecutionProviderName; error: string }[] = [];
+  for (const provider of opts.providers) {
+    try {
+      const session = await opts.createSession(opts.modelPath, {
+        executionProviders: [provider],
+        graphOptimizationLevel: 'all',
+        executionMode: 'sequential',
+        intraOpNumThreads: opts.intraOpThreads,
+        interOpNumThreads: 1,
+      });
+      opts.logger.info(
+        { model: opts.modelId, provider, skipped: failures.map((f) => f.provider) },
+        `inference on ${provider}`,
+      );
+      return { session, provider };
+    } catch (err) {
+      const error = shortMessage(err);
+      failures.push({ provider, error });
+      opts.logger.warn({ model: opts.modelId, provider, err: error }, `execution provider ${provider} failed`);
+    }
+  }
+  const detail = failures.map((f) => `${f.provider}: ${f.error}`).join('; ');
+  // The CPU provider is always there, so when it fails too the model itself is at fault.
+  if (failures.some((f) => f.provider === 'cpu')) {
+    throw new ModelLoadError(`model ${opts.modelId}: cannot create a session (${detail})`);
+  }
+  throw new ProviderUnavailableError(`model ${opts.modelId}: no execution provider available (${detail})`);
+}

@@ -1,0 +1,186 @@
+import { access, readdir } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import {
+  BadRequestError,
+  ClosedError,
+  ManifestError,
+  ModelLoadError,
+  ModelNotFoundError,
+  asCycleStreamError,
+} from '../shared/errors.js';
+import type { Closable } from '../shared/image.js';
+import { createGenerator, type Generator } from './generator.js';
+import { silentLogger, type StageLogger } from './logger.js';
+import { assertModelId, readManifest, type ModelManifest } from './manifest.js';
+import {
+  DEFAULT_PROVIDERS,
+  assertProviders,
+  createOrtSession,
+  createSessionWithFallback,
+  type ExecutionProviderName,
+  type OrtSession,
+  type SessionFactory,
+} from './providers.js';
+
+export interface InvalidModel {
+  /** The manifest file name inside modelsDir. */
+  readonly file: string;
+  readonly error: ManifestError;
+}
+
+export interface ModelListing {
+  /** Valid manifests, sorted by id; hidden ones (fixtures) included, flagged `hidden`. */
+  readonly models: readonly ModelManifest[];
+  readonly invalid: readonly InvalidModel[];
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Reads every models/<id>.json. A bad manifest is reported in `invalid`, never fatal. */
+export async function listModels(modelsDir: string): Promise<ModelListing> {
+  let names: string[];
+  try {
+    names = await readdir(modelsDir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { models: [], invalid: [] };
+    throw asCycleStreamError(err, ManifestError);
+  }
+  const models: ModelManifest[] = [];
+  const invalid: InvalidModel[] = [];
+  for (const file of names.filter((n) => n.endsWith('.json')).sort()) {
+    const path = join(modelsDir, file);
+    try {
+      const manifest = await readManifest(path);
+      const stem = file.slice(0, -'.json'.length);
+      if (manifest.id !== stem) throw new ManifestError(`${path}: id ${JSON.stringify(manifest.id)} does not match the file name`);
+      if (!(await exists(join(modelsDir, manifest.file)))) throw new ManifestError(`${path}: model file ${manifest.file} is missing`);
+      models.push(manifest);
+    } catch (err) {
+      invalid.push({ file, error: err instanceof ManifestError ? err : new ManifestError(`${path}: ${(err as Error).message}`, { cause: err }) });
+    }
+  }
+  models.sort((a, b) => a.id.localeCompare(b.id));
+  return { models, invalid };
+}
+
+export interface LoadModelOptions {
+  modelsDir: string;
+  id: string;
+  /** Tried in order; the first that creates a session wins. Default cuda, webgpu, cpu. */
+  providers?: readonly ExecutionProviderName[];
+  /** ORT intra-op threads; default: all cores. */
+  intraOpThreads?: number;
+  logger?: StageLogger;
+}
+
+export interface InferenceHostOptions {
+  /** Replaces ORT session creation (tests inject failing providers). */
+  createSession?: SessionFactory;
+  logger?: StageLogger;
+}
+
+export interface InferenceHost extends Closable {
+  /**
+   * Validates the id and manifest, opens an ORT session with provider fallback and
+   * checks the session's tensor names against the manifest. Throws ModelIdError,
+   * ModelNotFoundError, ManifestError, ModelLoadError or ProviderUnavailableError.
+   */
+  loadModel(opts: LoadModelOptions): Promise<Generator>;
+  /** ORT sessions opened by this host and not yet closed. */
+  openSessions(): number;
+}
+
+function checkSession(session: OrtSession, manifest: ModelManifest): void {
+  const { input, output, id } = manifest;
+  if (!session.inputNames.includes(input.name)) {
+    throw new ModelLoadError(`model ${id}: manifest input ${JSON.stringify(input.name)} not among session inputs [${session.inputNames.join(', ')}]`);
+  }
+  if (!session.outputNames.includes(output.name)) {
+    throw new ModelLoadError(`model ${id}: manifest output ${JSON.stringify(output.name)} not among session outputs [${session.outputNames.join(', ')}]`);
+  }
+  const meta = session.inputMetadata?.find((m) => m.name === input.name);
+  if (meta && meta.isTensor) {
+    const channels = meta.shape[1];
+    if (meta.type !== 'float32' || meta.shape.length !== 4 || (typeof channels === 'number' && channels !== input.channels)) {
+      throw new ModelLoadError(`model ${id}: input ${input.name} is ${meta.type}[${meta.shape.join(',')}], expected float32 NCHW with ${input.channels} channels`);
+    }
+  }
+}
+
+export function createInferenceHost(options: InferenceHostOptions = {}): InferenceHost {
+  const createSession = options.createSession ?? createOrtSession;
+  const hostLogger = options.logger ?? silentLogger();
+  const open = new Set<Generator>();
+  let closed = false;
+
+  async function loadModel(opts: LoadModelOptions): Promise<Generator> {
+    if (closed) throw new ClosedError('inference host is closed');
+    const id = assertModelId(opts.id);
+    const providers = assertProviders(opts.providers ?? DEFAULT_PROVIDERS);
+    const intraOpThreads = opts.intraOpThreads ?? availableParallelism();
+    if (!Number.isInteger(intraOpThreads) || intraOpThreads < 1) {
+      throw new BadRequestError(`intraOpThreads must be a positive integer, got ${intraOpThreads}`);
+    }
+    const logger = opts.logger ?? hostLogger;
+    const manifestPath = join(opts.modelsDir, `${id}.json`);
+    if (!(await exists(manifestPath))) throw new ModelNotFoundError(`model ${id} not found`);
+    const manifest = await readManifest(manifestPath);
+    if (manifest.id !== id) throw new ManifestError(`${manifestPath}: id ${JSON.stringify(manifest.id)} does not match ${JSON.stringify(id)}`);
+    const modelPath = join(opts.modelsDir, manifest.file);
+    if (!(await exists(modelPath))) throw new ModelLoadError(`model ${id}: file ${manifest.file} is missing`);
+
+    const { session, provider } = await createSessionWithFallback({
+      modelId: id,
+      modelPath,
+      providers,
+      intraOpThreads,
+      createSession,
+      logger,
+    });
+    try {
+      checkSession(session, manifest);
+    } catch (err) {
+      await session.release().catch(() => undefined);
+      throw err;
+    }
+    if (closed) {
+      // The host closed while this session was being created; nobody will close it later.
+      await session.release().catch(() => undefined);
+      throw new ClosedError('inference host is closed');
+    }
+    const generator = createGenerator({
+      manifest,
+      provider,
+      session,
+      onClose: () => {
+        open.delete(generator);
+      },
+    });
+    open.add(generator);
+    return generator;
+  }
+
+  let closing: Promise<void> | null = null;
+  function close(): Promise<void> {
+    if (!closing) {
+      closed = true;
+      closing = Promise.all([...open].map((g) => g.close())).then(() => undefined);
+    }
+    return closing;
+  }
+
+  return {
+    loadModel,
+    openSessions: () => open.size,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

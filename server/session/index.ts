@@ -1,0 +1,3 @@
+export { SessionManager, type ManagerConfig } from './manager.js';
+export { LiveSession, fitWithin, type ResourceCounters } from './live-session.js';
+export { SlidingWindow } from './window.js';

@@ -1,0 +1,6 @@
+export {
+  createTemporalSmoother,
+  type TemporalSmoother,
+  type TemporalSmootherOptions,
+  type TemporalSmootherStats,
+} from './smoother.js';

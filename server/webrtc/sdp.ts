@@ -1,0 +1,265 @@
+import { ConfigError, NoVideoError, SdpError, UnsupportedCodecError } from '../shared/errors.js';
+import type { VideoCodecName } from './rtp-util.js';
+
+/** A browser offer is a few KB; anything far larger is not one. */
+const MAX_OFFER_BYTES = 256 * 1024;
+
+type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+
+interface MediaSection {
+  kind: string;
+  port: number;
+  formats: string[];
+  /** Lines of the section, the m= line first. */
+  lines: string[];
+}
+
+interface ParsedSdp {
+  session: string[];
+  media: MediaSection[];
+}
+
+export interface OfferedCodec {
+  payloadType: number;
+  /** Upper-case encoding name from a=rtpmap (VP8, H264, VP9, AV1, rtx, ...). */
+  name: string;
+  clockRate: number;
+  fmtp: string;
+}
+
+export interface ChosenVideo {
+  codec: VideoCodecName;
+  payloadType: number;
+  /** a=mid of the chosen video section, when the offer has one. */
+  mid: string | undefined;
+  /** Index of the chosen video section among the offer's m= sections. */
+  mLineIndex: number;
+  fmtp: string;
+}
+
+export interface InspectedOffer extends ChosenVideo {
+  /**
+   * The offer with the chosen video section cut down to the chosen payload type: werift matches
+   * codecs by MIME type only (it would take every H264 profile, packetization-mode=0 included, and
+   * RTX/RED), and browsers send with the first codec of the answer.
+   */
+  restrictedSdp: string;
+}
+
+function parseSdp(sdp: unknown): ParsedSdp {
+  if (typeof sdp !== 'string' || sdp.trim().length === 0) throw new SdpError('offer SDP is empty');
+  if (sdp.length > MAX_OFFER_BYTES) throw new SdpError(`offer SDP is larger than ${MAX_OFFER_BYTES} bytes`);
+  const lines = sdp.split(/\r?\n/);
+  while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  if (lines[0] !== 'v=0') throw new SdpError('offer SDP must start with "v=0"');
+  const parsed: ParsedSdp = { session: [], media: [] };
+  for (const [index, line] of lines.entries()) {
+    if (!/^[a-z]=/.test(line)) {
+      throw new SdpError(`offer SDP line ${index + 1} is not "<type>=<value>": ${JSON.stringify(line.slice(0, 60))}`);
+    }
+    if (line.startsWith('m=')) {
+      const m = /^m=(\S+) (\d+)(?:\/\d+)? (\S+)(?: (.*))?$/.exec(line);
+      if (!m) throw new SdpError(`offer SDP line ${index + 1} is not a valid m= line`);
+      const kind = m[1]!;
+      const formats = (m[4] ?? '').split(' ').filter((f) => f.length > 0);
+      if ((kind === 'audio' || kind === 'video') && formats.some((f) => !/^\d{1,3}$/.test(f) || Number(f) > 127)) {
+        throw new SdpError(`offer SDP line ${index + 1}: ${kind} formats must be payload types 0-127`);
+      }
+      parsed.media.push({ kind, port: Number(m[2]), formats, lines: [line] });
+    } else if (parsed.media.length === 0) {
+      parsed.session.push(line);
+    } else {
+      parsed.media[parsed.media.length - 1]!.lines.push(line);
+    }
+  }
+  if (!parsed.session.some((l) => l.startsWith('o='))) throw new SdpError('offer SDP has no o= line');
+  const hasAttr = (name: string) =>
+    parsed.session.some((l) => l.startsWith(`a=${name}:`)) ||
+    parsed.media.every((m) => m.port === 0 || m.lines.some((l) => l.startsWith(`a=${name}:`)));
+  if (parsed.media.length > 0) {
+    for (const name of ['ice-ufrag', 'ice-pwd', 'fingerprint']) {
+      if (!hasAttr(name)) throw new SdpError(`offer SDP has no a=${name}`);
+    }
+  }
+  return parsed;
+}
+
+function attr(lines: string[], name: string): string | undefined {
+  const prefix = `a=${name}:`;
+  return lines.find((l) => l.startsWith(prefix))?.slice(prefix.length);
+}
+
+function direction(lines: string[]): Direction | undefined {
+  for (const d of ['sendrecv', 'sendonly', 'recvonly', 'inactive'] as const) {
+    if (lines.includes(`a=${d}`)) return d;
+  }
+  return undefined;
+}
+
+function offeredCodecs(section: MediaSection): OfferedCodec[] {
+  const codecs: OfferedCodec[] = [];
+  for (const format of section.formats) {
+    const pt = Number(format);
+    const line = section.lines.find((l) => l.startsWith(`a=rtpmap:${pt} `));
+    if (!line) continue;
+    const m = /^a=rtpmap:\d+ ([^/\s]+)\/(\d+)(?:\/\d+)?$/.exec(line);
+    if (!m) throw new SdpError(`offer SDP has a malformed rtpmap: ${JSON.stringify(line)}`);
+    const fmtpLine = section.lines.find((l) => l.startsWith(`a=fmtp:${pt} `));
+    codecs.push({
+      payloadType: pt,
+      name: m[1]!.toUpperCase(),
+      clockRate: Number(m[2]),
+      fmtp: fmtpLine ? fmtpLine.slice(`a=fmtp:${pt} `.length).trim() : '',
+    });
+  }
+  return codecs;
+}
+
+export function fmtpParams(fmtp: string): Map<string, string> {
+  const params = new Map<string, string>();
+  for (const part of fmtp.split(';')) {
+    const [k, v] = part.split('=', 2);
+    if (k && k.trim()) params.set(k.trim().toLowerCase(), (v ?? '').trim());
+  }
+  return params;
+}
+
+/** Higher is better; 0 = unusable. */
+function codecScore(codec: OfferedCodec, prefer: VideoCodecName): number {
+  if (codec.clockRate !== 90000) return 0;
+  const preferBonus = (name: VideoCodecName) => (name === prefer ? 10 : 0);
+  if (codec.name === 'VP8') return 1 + preferBonus('vp8');
+  if (codec.name === 'H264') {
+    const params = fmtpParams(codec.fmtp);
+    if (params.get('packetization-mode') !== '1') return 0;
+    // Our encoder emits constrained baseline; prefer the matching profile-level-id.
+    const profile = (params.get('profile-level-id') ?? '').toLowerCase();
+    const profileScore = profile === '42e01f' ? 3 : profile.startsWith('42e0') || profile.startsWith('4200') ? 2 : 1;
+    return profileScore / 4 + preferBonus('h264');
+  }
+  return 0;
+}
+
+function sectionDirection(parsed: ParsedSdp, section: MediaSection): Direction {
+  return direction(section.lines) ?? direction(parsed.session) ?? 'sendrecv';
+}
+
+/**
+ * Validates a browser offer and picks the video codec, without allocating anything.
+ * Throws SdpError (malformed), NoVideoError (no video section the browser sends) or
+ * UnsupportedCodecError (video offered, but neither VP8 nor H.264 packetization-mode=1).
+ */
+export function inspectOffer(offerSdp: unknown, preferCodec: VideoCodecName = 'vp8'): InspectedOffer {
+  const parsed = parseSdp(offerSdp);
+  const videos = parsed.media
+    .map((section, index) => ({ section, index }))
+    .filter(({ section }) => section.kind === 'video');
+  if (videos.length === 0) throw new NoVideoError('offer has no video section');
+  const sending = videos.filter(
+    ({ section }) => section.port !== 0 && ['sendrecv', 'sendonly'].includes(sectionDirection(parsed, section)),
+  );
+  if (sending.length === 0) throw new NoVideoError('offer has no video section that the browser sends (sendrecv/sendonly)');
+
+  const offered: string[] = [];
+  for (const { section, index } of sending) {
+    const codecs = offeredCodecs(section);
+    offered.push(...codecs.map((c) => c.name));
+    let best: OfferedCodec | undefined;
+    let bestScore = 0;
+    for (const codec of codecs) {
+      const score = codecScore(codec, preferCodec);
+      if (score > bestScore) {
+        best = codec;
+        bestScore = score;
+      }
+    }
+    if (!best) continue;
+    if (!section.lines.some((l) => l.startsWith('a=ssrc:'))) {
+      // werift 0.24.4 routes incoming RTP by SSRC (or rid); without a=ssrc nothing would arrive.
+      throw new SdpError('the video section has no a=ssrc line (rid-only/simulcast offers are not supported)');
+    }
+    const chosen: ChosenVideo = {
+      codec: best.name === 'VP8' ? 'vp8' : 'h264',
+      payloadType: best.payloadType,
+      mid: attr(section.lines, 'mid'),
+      mLineIndex: index,
+      fmtp: best.fmtp,
+    };
+    return { ...chosen, restrictedSdp: restrictVideoSection(parsed, index, best.payloadType) };
+  }
+  const names = [...new Set(offered.filter((n) => !['RTX', 'RED', 'ULPFEC', 'FLEXFEC-03'].includes(n)))];
+  throw new UnsupportedCodecError(
+    `offered video codecs (${names.join(', ') || 'none'}) include neither VP8 nor H264 with packetization-mode=1`,
+  );
+}
+
+function restrictVideoSection(parsed: ParsedSdp, index: number, payloadType: number): string {
+  const out = [...parsed.session];
+  parsed.media.forEach((section, i) => {
+    if (i !== index) {
+      out.push(...section.lines);
+      return;
+    }
+    const [mLine, ...rest] = section.lines;
+    const head = /^(m=\S+ \d+(?:\/\d+)? \S+)/.exec(mLine!)![1];
+    out.push(`${head} ${payloadType}`);
+    for (const line of rest) {
+      const m = /^a=(?:rtpmap|fmtp|rtcp-fb):(\d+)[ ]/.exec(line);
+      if (m && Number(m[1]) !== payloadType) continue;
+      // The RTX stream of a removed codec would still be announced; drop its FID group.
+      if (line.startsWith('a=ssrc-group:FID ')) continue;
+      out.push(line);
+    }
+  });
+  return out.join('\r\n') + '\r\n';
+}
+
+export interface BitrateHintsKbps {
+  min: number;
+  start: number;
+  max: number;
+}
+
+export function validateBitrateHints(kbps: BitrateHintsKbps): void {
+  const ok = [kbps.min, kbps.start, kbps.max].every((v) => Number.isInteger(v) && v > 0);
+  if (!ok || kbps.min > kbps.start || kbps.start > kbps.max) {
+    throw new ConfigError('browserBitrateKbps', 'needs positive integers with min <= start <= max');
+  }
+}
+
+/**
+ * Adds Chromium's x-google-{start,min,max}-bitrate to the answer's fmtp line of the chosen codec.
+ * werift sends no REMB, so without these Chromium's encoder settles near 850 kbps and drops resolution.
+ */
+export function addBitrateHints(
+  answerSdp: string,
+  mLineIndex: number,
+  payloadType: number,
+  kbps: BitrateHintsKbps,
+): string {
+  const hints = `x-google-start-bitrate=${kbps.start};x-google-min-bitrate=${kbps.min};x-google-max-bitrate=${kbps.max}`;
+  const lines = answerSdp.split(/\r?\n/);
+  while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  const mIndexes = lines.flatMap((l, i) => (l.startsWith('m=') ? [i] : []));
+  const begin = mIndexes[mLineIndex];
+  if (begin === undefined) throw new SdpError(`answer has no m= section #${mLineIndex}`);
+  const end = mIndexes[mLineIndex + 1] ?? lines.length;
+  const find = (prefix: string) => {
+    for (let i = begin + 1; i < end; i++) if (lines[i]!.startsWith(prefix)) return i;
+    return -1;
+  };
+  const fmtpPrefix = `a=fmtp:${payloadType} `;
+  const fmtpIndex = find(fmtpPrefix);
+  if (fmtpIndex >= 0) {
+    const kept = lines[fmtpIndex]!
+      .slice(fmtpPrefix.length)
+      .split(';')
+      .filter((p) => p.trim() && !p.trim().startsWith('x-google-'));
+    lines[fmtpIndex] = fmtpPrefix + [...kept, hints].join(';');
+  } else {
+    const rtpmapIndex = find(`a=rtpmap:${payloadType} `);
+    if (rtpmapIndex < 0) throw new SdpError(`answer has no rtpmap for payload type ${payloadType}`);
+    lines.splice(rtpmapIndex + 1, 0, fmtpPrefix + hints);
+  }
+  return lines.join('\r\n') + '\r\n';
+}

@@ -1,0 +1,5 @@
+import { LiveStudio } from '../components/LiveStudio';
+
+export default function Home() {
+  return <LiveStudio />;
+}

@@ -1,0 +1,129 @@
+import type { ModelSummary } from '../lib/contract';
+
+export const RESOLUTIONS_PX = [128, 192, 256, 320, 384, 480] as const;
+
+export type Phase = 'idle' | 'connecting' | 'live' | 'error';
+
+interface ControlsProps {
+  phase: Phase;
+  models: ModelSummary[] | null;
+  modelsFailed: boolean;
+  modelId: string;
+  modelBusy: boolean;
+  smoothing: number;
+  shortSidePx: number;
+  canStart: boolean;
+  onModelChange(id: string): void;
+  onSmoothingChange(value: number): void;
+  onShortSideChange(px: number): void;
+  onStart(): void;
+  onStop(): void;
+}
+
+export function Controls(props: ControlsProps) {
+  const { phase, models, modelId, modelBusy, smoothing, shortSidePx, canStart } = props;
+  const model = models?.find((m) => m.id === modelId);
+  const startLabel = phase === 'error' ? 'Start again' : 'Start';
+
+  return (
+    <section className="controls" aria-label="Controls">
+      <div className="control control-model">
+        <label htmlFor="model-select">Model</label>
+        <select
+          id="model-select"
+          data-testid="model-select"
+          value={modelId}
+          disabled={!models || models.length === 0 || phase === 'connecting' || modelBusy}
+          onChange={(e) => props.onModelChange(e.target.value)}
+        >
+          {!models ? <option value="">{props.modelsFailed ? 'Models unavailable' : 'Loading models…'}</option> : null}
+          {models && models.length === 0 ? <option value="">No models installed</option> : null}
+          {models?.map((m) => (
+            <option key={m.id} value={m.id}>
+              {m.title}
+            </option>
+          ))}
+        </select>
+        <span className="control-hint">{model ? describeModel(model) : '\u00a0'}</span>
+      </div>
+
+      <div className="control control-smoothing">
+        <label htmlFor="smoothing">
+          Smoothing <output htmlFor="smoothing">{smoothing.toFixed(2)}</output>
+        </label>
+        <input
+          id="smoothing"
+          data-testid="smoothing"
+          type="range"
+          min={0}
+          max={1}
+          step={0.05}
+          value={smoothing}
+          onChange={(e) => props.onSmoothingChange(Number(e.target.value))}
+        />
+        <span className="control-hint">Less flicker on still scenes</span>
+      </div>
+
+      <div className="control control-resolution">
+        <label htmlFor="resolution">Model resolution</label>
+        <select
+          id="resolution"
+          data-testid="resolution"
+          value={String(shortSidePx)}
+          onChange={(e) => props.onShortSideChange(Number(e.target.value))}
+        >
+          {RESOLUTIONS_PX.map((px) => (
+            <option key={px} value={String(px)}>
+              {px}p
+            </option>
+          ))}
+        </select>
+        <span className="control-hint">Short side the model sees</span>
+      </div>
+
+      <div className="control control-actions">
+        <span className={`status status-${phase}`} data-testid="status" aria-live="polite">
+          {phase}
+        </span>
+        <div className="buttons">
+          <button
+            type="button"
+            className="button button-primary"
+            data-testid="start"
+            onClick={props.onStart}
+            disabled={!canStart}
+          >
+            {startLabel}
+          </button>
+          <button
+            type="button"
+            className="button button-secondary"
+            data-testid="stop"
+            onClick={props.onStop}
+            disabled={phase === 'idle'}
+          >
+            Stop
+          </button>
+        </div>
+      </div>
+    </section>
+  );
+}
+
+function describeModel(m: ModelSummary): string {
+  const parts = [`${titleCase(m.from)} → ${titleCase(m.to)}`, m.architecture];
+  if (m.params > 0) parts.push(`${formatCount(m.params)} params`);
+  if (m.kind === 'fixture') parts.push('test fixture');
+  if (m.kind === 'random') parts.push('untrained');
+  return parts.filter(Boolean).join(' · ');
+}
+
+export function titleCase(s: string): string {
+  return s ? s.charAt(0).toUpperCase() + s.slice(1) : s;
+}
+
+function formatCount(n: number): string {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(0)}k`;
+  return String(n);
+}
