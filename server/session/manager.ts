@@ -49,6 +49,10 @@ export class SessionManager implements SessionFactory {
     return this.#sessions.size;
   }
 
+  all(): LiveSession[] {
+    return [...this.#sessions.values()];
+  }
+
   get(id: string): LiveSession | undefined {
     return this.#sessions.get(id);
   }

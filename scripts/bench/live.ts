@@ -1,0 +1,166 @@
+/**
+ * Live benchmark: headless Chromium's fake camera plays a frame-stamped clip of real footage
+ * through the whole WebRTC loop. End-to-end fps and latency come from reading the stamps back on
+ * both <video> elements (the `invert` fixture model keeps them legible); server-added latency
+ * and inference time come from the server's own per-second stats, also with the default model.
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { launchChromium, chromiumAvailable } from '../../test/helpers/browser.js';
+import { startTestApp } from '../../test/helpers/app.js';
+import { VIDEOS_DIR, artifactsDir, REPO_ROOT } from '../../test/helpers/paths.js';
+import { makeY4m } from '../../test/fixtures/video/make-y4m.js';
+import type { SessionStats } from '../../server/signaling/index.js';
+
+const READER = readFileSync(new URL('./stamp-reader.browser.js', import.meta.url), 'utf8');
+
+interface StampResult {
+  seconds: number;
+  inputFps: number;
+  outputFps: number;
+  outputDistinctFps: number;
+  latencies: number[];
+  unreadable: number;
+}
+
+export interface LiveRow {
+  resolution: string;
+  model: string;
+  backend: string;
+  codec: string;
+  /** Frames the output <video> presented per second. */
+  e2eFps: number | null;
+  /** Camera frame presented -> same frame presented translated, median ms (stamp read-back). */
+  e2eLatencyP50Ms: number | null;
+  e2eLatencyP90Ms: number | null;
+  serverFpsIn: number;
+  serverFpsOut: number;
+  /** Frame depacketized -> its encoded packets sent, median of the per-second medians. */
+  serverLatencyP50Ms: number;
+  inferenceMs: number;
+  processing: string;
+  droppedPerS: number;
+}
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
+}
+
+async function stampedClip(width: number, height: number): Promise<string> {
+  const out = path.join(artifactsDir(), `stamped-${width}x${height}.y4m`);
+  if (!existsSync(out)) await makeY4m(path.join(VIDEOS_DIR, 'davis-horsejump-high.webm'), out, width, height, 30, 300, { stamp: true });
+  return out;
+}
+
+async function runOne(
+  page: Page,
+  url: string,
+  model: string,
+  app: Awaited<ReturnType<typeof startTestApp>>['app'],
+  seconds: number,
+): Promise<{ stamps: StampResult; stats: SessionStats[] }> {
+  await page.goto(url);
+  await page.locator(`[data-testid="model-select"] option[value="${model}"]`).waitFor({ state: 'attached', timeout: 15_000 });
+  await page.selectOption('[data-testid="model-select"]', model);
+  await page.locator('[data-testid="smoothing"]').fill('0.5');
+  await page.click('[data-testid="start"]');
+  await page.waitForFunction(
+    () => {
+      const v = document.querySelector<HTMLVideoElement>('[data-testid="output-video"]');
+      return !!v && v.videoWidth > 0 && v.currentTime > 0.5;
+    },
+    undefined,
+    { timeout: 30_000 },
+  );
+  await page.evaluate(READER);
+  // Let the browser's encoder ramp up before measuring.
+  await page.waitForTimeout(2000);
+  await page.evaluate(() => (window as unknown as { __stamps: { start(): void } }).__stamps.start());
+  const stats: SessionStats[] = [];
+  const session = app.sessions.all()[0];
+  for (let i = 0; i < seconds; i++) {
+    await page.waitForTimeout(1000);
+    if (session) stats.push(session.stats());
+  }
+  const stamps = await page.evaluate(() => (window as unknown as { __stamps: { stop(): StampResult } }).__stamps.stop());
+  await page.click('[data-testid="stop"]');
+  return { stamps, stats };
+}
+
+export async function benchLive(opts: { seconds?: number; log?: (s: string) => void } = {}): Promise<{ rows: LiveRow[]; note?: string }> {
+  if (!chromiumAvailable()) return { rows: [], note: 'skipped: /usr/bin/chromium not installed' };
+  if (!existsSync(path.join(REPO_ROOT, 'web', '.next', 'BUILD_ID'))) return { rows: [], note: 'skipped: run `npm run build:web` first' };
+  const seconds = opts.seconds ?? 8;
+  const log = opts.log ?? (() => {});
+  const rows: LiveRow[] = [];
+  const { listModels } = await import('../../server/inference/index.js');
+  const { loadConfig } = await import('../../server/config.js');
+  const defaults = loadConfig({ root: REPO_ROOT });
+  const shipped = await listModels(defaults.modelsDir);
+  const defaultModel = shipped.models.find((m) => m.id === defaults.defaultModel) ?? shipped.models.find((m) => !m.hidden);
+
+  // One server for every pass (Next.js mounts once per process): fixture and shipped models side by side.
+  const modelsDir = mkdtempSync(path.join(os.tmpdir(), 'cyclestream-bench-models-'));
+  for (const dir of [path.join(REPO_ROOT, 'test', 'fixtures', 'models'), defaults.modelsDir]) {
+    for (const f of existsSync(dir) ? readdirSync(dir) : []) {
+      if (/\.(onnx|json)$/.test(f) && !existsSync(path.join(modelsDir, f))) symlinkSync(path.join(dir, f), path.join(modelsDir, f));
+    }
+  }
+  const srv = await startTestApp({ web: true, modelsDir, defaultModel: 'invert', intraOpThreads: defaults.intraOpThreads });
+  try {
+    for (const [w, h] of [
+      [320, 240],
+      [640, 480],
+    ] as const) {
+      const clip = await stampedClip(w, h);
+      const browser = await launchChromium({ fakeCameraY4m: clip });
+      try {
+        for (const model of defaultModel ? ['invert', defaultModel.id] : ['invert']) {
+          const page = await browser.newPage();
+          const { stamps, stats } = await runOne(page, srv.url, model, srv.app, seconds);
+          await page.close();
+          const med = (f: (s: SessionStats) => number) => quantile(stats.map(f), 0.5);
+          const readable = model === 'invert';
+          const last = stats[stats.length - 1];
+          const dropped = stats.length > 1 ? (stats[stats.length - 1]!.droppedFrames - stats[0]!.droppedFrames) / (stats.length - 1) : 0;
+          const row: LiveRow = {
+            resolution: `${w}x${h}`,
+            model,
+            backend: last?.backend ?? '?',
+            codec: last?.codec ?? '?',
+            e2eFps: round(stamps.outputFps),
+            e2eLatencyP50Ms: readable && stamps.latencies.length ? round(quantile(stamps.latencies, 0.5)) : null,
+            e2eLatencyP90Ms: readable && stamps.latencies.length ? round(quantile(stamps.latencies, 0.9)) : null,
+            serverFpsIn: round(med((s) => s.fpsIn)),
+            serverFpsOut: round(med((s) => s.fpsOut)),
+            serverLatencyP50Ms: round(med((s) => s.serverLatencyMs)),
+            inferenceMs: round(med((s) => s.inferenceMs)),
+            processing: last ? `${last.processingWidth}x${last.processingHeight}` : '?',
+            droppedPerS: round(dropped),
+          };
+          log(`live ${row.resolution} ${row.model}: ${row.e2eFps} fps, e2e p50 ${row.e2eLatencyP50Ms ?? '-'} ms, server p50 ${row.serverLatencyP50Ms} ms`);
+          rows.push(row);
+          // The next pass must not find the previous session still closing.
+          for (let i = 0; i < 50 && srv.app.health().sessions > 0; i++) await new Promise((r) => setTimeout(r, 100));
+        }
+      } finally {
+        await browser.close();
+      }
+    }
+  } finally {
+    await srv.close();
+    rmSync(modelsDir, { recursive: true, force: true });
+  }
+  return { rows };
+}
+
+function round(v: number): number {
+  return Math.round(v * 10) / 10;
+}

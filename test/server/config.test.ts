@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadConfig } from '../../server/config.js';
+import { ConfigError } from '../../server/shared/errors.js';
+
+test('defaults, then env, then CLI flags; the result is frozen', () => {
+  const cfg = loadConfig({ env: { PORT: '4000', PROVIDERS: 'webgpu, cpu' }, argv: ['--port', '4100', '--max-sessions=2'], root: '/srv/app' });
+  assert.equal(cfg.port, 4100);
+  assert.equal(cfg.maxSessions, 2);
+  assert.deepEqual(cfg.providers, ['webgpu', 'cpu']);
+  assert.equal(cfg.modelsDir, '/srv/app/models');
+  assert.equal(cfg.defaultModel, 'horse2zebra');
+  assert.ok(Object.isFrozen(cfg));
+  assert.throws(() => {
+    (cfg as { port: number }).port = 1;
+  });
+});
+
+test('HOST and ICE servers from the environment', () => {
+  const cfg = loadConfig({ env: { HOST: '127.0.0.1', ICE_SERVERS: '[{"urls":"stun:stun.example.org:3478"}]' } });
+  assert.equal(cfg.host, '127.0.0.1');
+  assert.deepEqual(cfg.iceServers, [{ urls: 'stun:stun.example.org:3478' }]);
+});
+
+test('every bad value names its key', () => {
+  const cases: [Record<string, string>, string[], string][] = [
+    [{ PORT: 'eighty' }, [], 'PORT'],
+    [{ PORT: '70000' }, [], 'PORT'],
+    [{ PROVIDERS: 'cuda,tpu' }, [], 'PROVIDERS'],
+    [{ SMOOTHING: '2' }, [], 'SMOOTHING'],
+    [{ ICE_SERVERS: 'not json' }, [], 'ICE_SERVERS'],
+    [{ WEB: 'maybe' }, [], 'WEB'],
+    [{}, ['--port'], '--port'],
+    [{}, ['--no-such-flag', '1'], '--no-such-flag'],
+    [{ BROWSER_MIN_BITRATE_KBPS: '3000' }, [], 'BROWSER_START_BITRATE_KBPS'],
+  ];
+  for (const [env, argv, key] of cases) {
+    assert.throws(
+      () => loadConfig({ env, argv }),
+      (err: unknown) => err instanceof ConfigError && err.key === key && err.message.includes(key),
+      `${JSON.stringify(env)} ${argv.join(' ')} should name ${key}`,
+    );
+  }
+});
