@@ -150,7 +150,7 @@ export const CONFIG_HELP = KEYS.map((k) => `  ${flagOf(k.env).padEnd(30)} env ${
  * `--port=3001`), then `overrides`. Any bad value throws a ConfigError naming the key.
  */
 export function loadConfig(
-  opts: { env?: NodeJS.ProcessEnv; argv?: readonly string[]; root?: string; overrides?: Partial<z.infer<typeof configSchema>> } = {},
+  opts: { env?: Record<string, string | undefined>; argv?: readonly string[]; root?: string; overrides?: Partial<z.infer<typeof configSchema>> } = {},
 ): Config {
   const env: Record<string, string | undefined> = opts.env ?? {};
   const argv = opts.argv ?? [];

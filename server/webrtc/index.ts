@@ -4,6 +4,7 @@
  * flow both ways (requestKeyframe / onKeyframeRequest).
  */
 export {
+  ANSWER_STREAM_ID,
   createPeerSession,
   type CloseReason,
   type EncodedVideoFrame,

@@ -1,5 +1,6 @@
 import { pino, type Logger } from 'pino';
 import {
+  MediaStream,
   PictureLossIndication,
   RTCPeerConnection,
   RtcpPayloadSpecificFeedback,
@@ -28,7 +29,7 @@ import { RateLimiter } from './rate-limiter.js';
 import { ReceivePipeline, type EncodedVideoFrame, type NeedKeyframeReason } from './receive-pipeline.js';
 import type { VideoCodecName } from './rtp-util.js';
 import { RtpVideoWriter } from './rtp-writer.js';
-import { addBitrateHints, inspectOffer, validateBitrateHints, type BitrateHintsKbps } from './sdp.js';
+import { addBitrateHints, dropRejectedFromBundle, inspectOffer, validateBitrateHints, type BitrateHintsKbps } from './sdp.js';
 
 export type { EncodedVideoFrame } from './receive-pipeline.js';
 
@@ -156,6 +157,9 @@ export interface PeerSession extends Closable {
   close(): Promise<void>;
 }
 
+/** Stream id the browser sees on our track (event.streams[0].id). */
+export const ANSWER_STREAM_ID = 'cyclestream';
+
 /** RFC 5104 FIR feedback message type. werift 0.24.4 parses FIR but does not export the class. */
 const FIR_FORMAT = 4;
 interface FirFeedback {
@@ -201,9 +205,10 @@ export async function createPeerSession(options: PeerSessionOptions): Promise<Pe
 
   const session = new WeriftPeerSession(pc, offer, options, logger);
   try {
-    await session.negotiate(offer.restrictedSdp, options.iceGatheringTimeoutMs ?? 5000, (sdp) =>
-      bitrate ? addBitrateHints(sdp, offer.mLineIndex, offer.payloadType, bitrate) : sdp,
-    );
+    await session.negotiate(offer.restrictedSdp, options.iceGatheringTimeoutMs ?? 5000, (sdp) => {
+      const bundled = dropRejectedFromBundle(sdp);
+      return bitrate ? addBitrateHints(bundled, offer.mLineIndex, offer.payloadType, bitrate) : bundled;
+    });
   } catch (err) {
     await session.close();
     if (err instanceof CycleStreamError) throw err;
@@ -352,6 +357,8 @@ class WeriftPeerSession implements PeerSession {
     // werift answers a browser-created transceiver recvonly, and the browser then never gets our
     // track; this must happen before createAnswer.
     t.setDirection('sendrecv');
+    // Without a=msid in the answer the browser's ontrack event has no stream to attach.
+    t.sender.setStreams([new MediaStream({ id: ANSWER_STREAM_ID })]);
     this.transceiver = t;
     this.subscribe(
       t.onTrack.subscribe((track) => this.attachTrack(track)),

@@ -263,3 +263,28 @@ export function addBitrateHints(
   }
   return lines.join('\r\n') + '\r\n';
 }
+
+/**
+ * werift answers an inactive transceiver with port 0 (a rejected section) but leaves its mid in
+ * a=group:BUNDLE; JSEP wants rejected sections out of the group, and Chromium checks it.
+ */
+export function dropRejectedFromBundle(answerSdp: string): string {
+  const lines = answerSdp.split(/\r?\n/);
+  while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  const rejected = new Set<string>();
+  let inRejected = false;
+  for (const line of lines) {
+    if (line.startsWith('m=')) inRejected = /^m=\S+ 0[ /]/.test(line);
+    else if (inRejected && line.startsWith('a=mid:')) rejected.add(line.slice('a=mid:'.length).trim());
+  }
+  if (rejected.size === 0) return lines.join('\r\n') + '\r\n';
+  return (
+    lines
+      .map((line) => {
+        if (!line.startsWith('a=group:BUNDLE')) return line;
+        const mids = line.slice('a=group:BUNDLE'.length).trim().split(/\s+/).filter((m) => m && !rejected.has(m));
+        return `a=group:BUNDLE ${mids.join(' ')}`.trimEnd();
+      })
+      .join('\r\n') + '\r\n'
+  );
+}

@@ -38,6 +38,9 @@ export class BrowserPeer {
       iceServers: [],
       iceAdditionalHostAddresses: ['127.0.0.1'],
       iceUseIpv6: false,
+      // With the default max-compat, werift gathers one transport per section for the offer and
+      // never closes the ones BUNDLE makes redundant (their sockets outlive pc.close()).
+      bundlePolicy: 'max-bundle',
       codecs: {
         audio: [useOPUS()],
         video: options.codecs.map((c) => (c === 'vp8' ? useVP8() : useH264())),

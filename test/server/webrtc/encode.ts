@@ -4,7 +4,14 @@
  * open2Sync with a dictionary crashes in node-av 6.1.1 (see stack-notes).
  */
 import { Codec, CodecContext, Frame, Log, Packet } from 'node-av/lib';
-import { AV_LOG_ERROR, AV_PICTURE_TYPE_I, AV_PICTURE_TYPE_NONE, AV_PIX_FMT_YUV420P } from 'node-av/constants';
+import {
+  AV_LOG_ERROR,
+  AV_PICTURE_TYPE_I,
+  AV_PICTURE_TYPE_NONE,
+  AV_PIX_FMT_YUV420P,
+  FF_ENCODER_LIBVPX_VP8,
+  FF_ENCODER_LIBX264,
+} from 'node-av/constants';
 
 export interface TestFrame {
   data: Buffer;
@@ -41,7 +48,7 @@ export function encodeFrames(options: EncodeOptions): TestFrame[] {
   const { width, height, count } = options;
   const fps = options.fps ?? 30;
   Log.setLevel(AV_LOG_ERROR);
-  const codec = Codec.findEncoderByName(options.codec === 'vp8' ? 'libvpx' : 'libx264');
+  const codec = Codec.findEncoderByName(options.codec === 'vp8' ? FF_ENCODER_LIBVPX_VP8 : FF_ENCODER_LIBX264);
   if (!codec) throw new Error(`encoder for ${options.codec} not available`);
   const ctx = new CodecContext();
   ctx.allocContext3(codec);

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  ANSWER_STREAM_ID,
   createPeerSession,
   splitAnnexB,
   type CloseReason,
@@ -10,6 +11,7 @@ import {
   type KeyframeRequestSource,
   type PeerSession,
 } from '../../../server/webrtc/index.js';
+import type { RTCPeerConnection } from 'werift';
 import { BrowserPeer } from './browser-peer.js';
 import { encodeFrames } from './encode.js';
 
@@ -24,20 +26,23 @@ async function until(what: string, check: () => boolean, timeoutMs = 15_000): Pr
 
 async function connectPair(
   codecs: ('vp8' | 'h264')[],
-  options: { preferCodec?: 'vp8' | 'h264'; audio?: boolean; idleTimeoutMs?: number } = {},
-): Promise<{ browser: BrowserPeer; session: PeerSession }> {
+  options: { preferCodec?: 'vp8' | 'h264'; audio?: boolean; idleTimeoutMs?: number; disconnectGraceMs?: number } = {},
+): Promise<{ browser: BrowserPeer; session: PeerSession; early: KeyframeRequestSource[] }> {
   const browser = new BrowserPeer({ codecs, audio: options.audio });
   const offerSdp = await browser.createOffer();
   const session = await createPeerSession({
     offerSdp,
     preferCodec: options.preferCodec,
     idleTimeoutMs: options.idleTimeoutMs ?? 0,
+    disconnectGraceMs: options.disconnectGraceMs,
     browserBitrateKbps: { min: 300, start: 1000, max: 2500 },
   });
+  const early: KeyframeRequestSource[] = [];
+  session.onKeyframeRequest((source) => early.push(source));
   await browser.acceptAnswer(session.answerSdp);
   await browser.connected();
   await until('server side connected', () => session.connectionState === 'connected');
-  return { browser, session };
+  return { browser, session, early };
 }
 
 describe('loopback: a werift "browser" peer and our PeerSession in one process', () => {
@@ -47,14 +52,18 @@ describe('loopback: a werift "browser" peer and our PeerSession in one process',
   });
 
   it('VP8: frames both ways byte-identical, PLIs both ways, clean close', async () => {
-    const { browser, session } = await connectPair(['vp8'], { audio: true });
+    const { browser, session, early } = await connectPair(['vp8'], { audio: true });
     cleanup.push(() => browser.close(), () => session.close());
+    assert.deepEqual(early, ['connected'], 'the encoder owner hears when to start with a key frame');
 
     assert.equal(session.codec, 'vp8');
     assert.match(session.answerSdp, /a=sendrecv/);
     assert.match(session.answerSdp, /a=fmtp:\d+ x-google-start-bitrate=1000;x-google-min-bitrate=300;x-google-max-bitrate=2500/);
     assert.match(session.answerSdp, /a=candidate:.* 127\.0\.0\.1 /, 'non-trickle answer carries loopback candidates');
     assert.equal(browser.video.currentDirection, 'sendrecv', 'the browser will get our track');
+    assert.match(session.answerSdp, /m=audio 0 /, 'audio is rejected');
+    assert.match(session.answerSdp, /a=group:BUNDLE 1\r\n/, 'and left out of BUNDLE');
+    assert.equal(browser.video.receiver.remoteStreamId, ANSWER_STREAM_ID, 'our track comes with a stream');
 
     const keyframeRequests: KeyframeRequestSource[] = [];
     session.onKeyframeRequest((source) => keyframeRequests.push(source));
@@ -106,7 +115,7 @@ describe('loopback: a werift "browser" peer and our PeerSession in one process',
     await assert.rejects(session.sendFrame({ ...outgoing[0]!, codec: 'h264' }), /negotiated vp8/);
 
     // Browser -> server key-frame requests for OUR stream (PLI and FIR), via the receiver's RTCP.
-    assert.ok(keyframeRequests.length === 0 || keyframeRequests.every((s) => s === 'connected'));
+    assert.equal(keyframeRequests.filter((s) => s !== 'connected').length, 0, 'no PLI/FIR before the browser sends one');
     await browser.sendPli(session.stats().localSsrc);
     await until('PLI seen', () => keyframeRequests.includes('pli'));
     await sleep(350);
@@ -187,5 +196,29 @@ describe('loopback: a werift "browser" peer and our PeerSession in one process',
       (err: unknown) => err instanceof Error && err.name === 'BadRequestError',
     );
     await session.close();
+  });
+
+  it('maps connectionState to close reasons: failed -> ice-failed, lasting disconnected -> disconnected', async () => {
+    // werift only reports failure after 30 s of lost consent (it ignores the far end closing), so
+    // its state events are driven directly here; the rest (close path, reasons) is the real one.
+    const stateEvents = (s: PeerSession) =>
+      (s as unknown as { pc: RTCPeerConnection }).pc.connectionStateChange;
+
+    const a = await connectPair(['vp8'], { disconnectGraceMs: 200 });
+    cleanup.push(() => a.browser.close());
+    const aClosed = new Promise<CloseReason>((resolve) => a.session.onClosed(resolve));
+    stateEvents(a.session).execute('failed');
+    assert.equal(await aClosed, 'ice-failed');
+    assert.equal(a.session.connectionState, 'closed');
+
+    const b = await connectPair(['vp8'], { disconnectGraceMs: 200 });
+    cleanup.push(() => b.browser.close());
+    const bClosed = new Promise<CloseReason>((resolve) => b.session.onClosed(resolve));
+    stateEvents(b.session).execute('disconnected');
+    stateEvents(b.session).execute('connected');
+    await sleep(400);
+    assert.equal(b.session.closed, false, 'a disconnect that recovers within the grace keeps the session');
+    stateEvents(b.session).execute('disconnected');
+    assert.equal(await bClosed, 'disconnected');
   });
 });

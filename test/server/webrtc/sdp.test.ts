@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, NoVideoError, SdpError, UnsupportedCodecError } from '../../../server/shared/errors.js';
 import { createPeerSession } from '../../../server/webrtc/index.js';
-import { addBitrateHints, inspectOffer } from '../../../server/webrtc/sdp.js';
+import { addBitrateHints, dropRejectedFromBundle, inspectOffer } from '../../../server/webrtc/sdp.js';
 import { AV1, H264_42001F_PM1, H264_42E01F_PM0, H264_42E01F_PM1, VP8, VP9, browserOffer } from './offers.js';
 
 function videoSection(sdp: string): string[] {
@@ -74,6 +74,18 @@ describe('offer validation', () => {
       ConfigError,
     );
     await assert.rejects(createPeerSession({ offerSdp: browserOffer({}), iceServers: [{ urls: 'http://x' }] }), ConfigError);
+    // Passes our checks, but werift finds no codec for the audio section: the peer connection it
+    // already made is closed again.
+    const g722Audio = browserOffer({ audio: true })
+      .replace('m=audio 9 UDP/TLS/RTP/SAVPF 111 0', 'm=audio 9 UDP/TLS/RTP/SAVPF 9')
+      .replace('a=rtpmap:111 opus/48000/2', 'a=rtpmap:9 G722/8000')
+      .replace(/a=(rtcp-fb|fmtp):111 [^\r]*\r\n/g, '')
+      .replace('a=rtpmap:0 PCMU/8000\r\n', '');
+    await assert.rejects(createPeerSession({ offerSdp: g722Audio }), (err: unknown) => {
+      assert.ok(err instanceof SdpError);
+      assert.match(err.message, /negotiation failed/);
+      return true;
+    });
     assert.equal(udpSockets(), before);
   });
 });
@@ -142,5 +154,24 @@ describe('bitrate hints on the answer', () => {
         'a=fmtp:106 packetization-mode=1;profile-level-id=42e01f;x-google-start-bitrate=1200;x-google-min-bitrate=300;x-google-max-bitrate=2500',
       ),
     );
+  });
+});
+
+describe('BUNDLE group of the answer', () => {
+  it('leaves out the mids of rejected (port 0) sections', () => {
+    const answer = [
+      'v=0',
+      'a=group:BUNDLE 0 1 2',
+      'm=audio 0 UDP/TLS/RTP/SAVPF 111',
+      'a=mid:0',
+      'm=video 9 UDP/TLS/RTP/SAVPF 96',
+      'a=mid:1',
+      'm=video 0 UDP/TLS/RTP/SAVPF 96',
+      'a=mid:2',
+      '',
+    ].join('\r\n');
+    assert.ok(dropRejectedFromBundle(answer).split('\r\n').includes('a=group:BUNDLE 1'));
+    const untouched = answer.replace('m=audio 0', 'm=audio 9').replace('m=video 0', 'm=video 9');
+    assert.equal(dropRejectedFromBundle(untouched), untouched);
   });
 });
