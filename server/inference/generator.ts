@@ -7,6 +7,8 @@ import { inputLut, nchwToRgb, rgbToNchw } from './tensor.js';
 
 export interface GeneratorStats {
   readonly provider: ExecutionProviderName;
+  /** Where session.run executes: an inference worker thread, or the caller's (main) thread. */
+  readonly thread: 'worker' | 'main';
   readonly runs: number;
   readonly warmups: number;
   /** ORT session.run time of the last run. */
@@ -44,6 +46,23 @@ interface Buffers {
   rgb: RgbImage;
 }
 
+/** Throws InferenceError unless `img` is a well-formed RGB image of a size the model takes. */
+export function validateImage(manifest: ModelManifest, img: RgbImage): void {
+  const { width, height } = img;
+  const multiple = manifest.input.sizeMultiple;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
+    throw new InferenceError(`${manifest.id}: invalid image size ${width}x${height}`);
+  }
+  if (width % multiple !== 0 || height % multiple !== 0) {
+    throw new InferenceError(
+      `${manifest.id}: image ${width}x${height} is not a multiple of ${multiple}; scale it to a multiple first (processingSize)`,
+    );
+  }
+  if (img.data.length !== width * height * 3) {
+    throw new InferenceError(`${manifest.id}: ${width}x${height} RGB image has ${img.data.length} bytes, expected ${width * height * 3}`);
+  }
+}
+
 export interface GeneratorParts {
   manifest: ModelManifest;
   provider: ExecutionProviderName;
@@ -56,7 +75,6 @@ export function createGenerator(parts: GeneratorParts): Generator {
   const { manifest, provider, session } = parts;
   const inputName = manifest.input.name;
   const outputName = manifest.output.name;
-  const multiple = manifest.input.sizeMultiple;
   const lut = inputLut(manifest.input.range[0], manifest.input.range[1]);
   const [outLo, outHi] = manifest.output.range;
   let buffers: Buffers | null = null;
@@ -87,25 +105,10 @@ export function createGenerator(parts: GeneratorParts): Generator {
     return buffers;
   }
 
-  function validate(img: RgbImage): void {
-    const { width, height } = img;
-    if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
-      throw new InferenceError(`${manifest.id}: invalid image size ${width}x${height}`);
-    }
-    if (width % multiple !== 0 || height % multiple !== 0) {
-      throw new InferenceError(
-        `${manifest.id}: image ${width}x${height} is not a multiple of ${multiple}; scale it to a multiple first (processingSize)`,
-      );
-    }
-    if (img.data.length !== width * height * 3) {
-      throw new InferenceError(`${manifest.id}: ${width}x${height} RGB image has ${img.data.length} bytes, expected ${width * height * 3}`);
-    }
-  }
-
   async function infer(img: RgbImage, timed: boolean): Promise<RgbImage> {
     if (closing) throw new ClosedError(`generator ${manifest.id} is closed`);
     if (busy) throw new InferenceError(`generator ${manifest.id}: run() called while a run is in progress`);
-    validate(img);
+    validateImage(manifest, img);
     const started = performance.now();
     const b = buffersFor(img.width, img.height);
     const pixels = img.width * img.height;
@@ -165,6 +168,7 @@ export function createGenerator(parts: GeneratorParts): Generator {
     },
     stats: () => ({
       provider,
+      thread: 'main',
       runs,
       warmups,
       lastInferenceMs,

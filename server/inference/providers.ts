@@ -6,16 +6,20 @@ export const EXECUTION_PROVIDERS = ['cuda', 'webgpu', 'cpu'] as const;
 export type ExecutionProviderName = (typeof EXECUTION_PROVIDERS)[number];
 export const DEFAULT_PROVIDERS: readonly ExecutionProviderName[] = Object.freeze(['cuda', 'webgpu', 'cpu']);
 
-/** The part of an ORT session the generator uses; lets tests inject sessions. */
-export interface OrtSession {
+/** What loading needs to know about a session, wherever it lives (this thread or a worker). */
+export interface SessionInfo {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   readonly inputMetadata?: readonly ort.InferenceSession.ValueMetadata[];
+  release(): Promise<void>;
+}
+
+/** The part of an ORT session the generator uses; lets tests inject sessions. */
+export interface OrtSession extends SessionInfo {
   run(
     feeds: ort.InferenceSession.FeedsType,
     fetches: ort.InferenceSession.FetchesType,
   ): Promise<ort.InferenceSession.ReturnType>;
-  release(): Promise<void>;
 }
 
 /** Creates a session for one model file with exactly the providers in `options`. */
@@ -33,12 +37,13 @@ export function assertProviders(providers: readonly string[]): readonly Executio
   return providers as readonly ExecutionProviderName[];
 }
 
-export interface FallbackOptions {
+export interface FallbackOptions<S extends SessionInfo = OrtSession> {
   modelId: string;
   modelPath: string;
   providers: readonly ExecutionProviderName[];
   intraOpThreads: number;
-  createSession: SessionFactory;
+  /** A SessionFactory, or one that opens the session in an inference worker. */
+  createSession: (modelPath: string, options: ort.InferenceSession.SessionOptions) => Promise<S>;
   logger: StageLogger;
 }
 
@@ -47,9 +52,9 @@ export interface FallbackOptions {
  * when one listed provider cannot start (webgpu: "No supported adapters"; cuda: provider
  * library not bundled), so listing them all in one session would give no fallback.
  */
-export async function createSessionWithFallback(
-  opts: FallbackOptions,
-): Promise<{ session: OrtSession; provider: ExecutionProviderName }> {
+export async function createSessionWithFallback<S extends SessionInfo = OrtSession>(
+  opts: FallbackOptions<S>,
+): Promise<{ session: S; provider: ExecutionProviderName }> {
   const failures: { provider: ExecutionProviderName; error: string }[] = [];
   for (const provider of opts.providers) {
     try {

@@ -19,9 +19,11 @@ import {
   createOrtSession,
   createSessionWithFallback,
   type ExecutionProviderName,
-  type OrtSession,
   type SessionFactory,
+  type SessionInfo,
 } from './providers.js';
+import { InferenceWorker } from './worker-client.js';
+import { createWorkerGenerator } from './worker-generator.js';
 
 export interface InvalidModel {
   /** The manifest file name inside modelsDir. */
@@ -82,8 +84,14 @@ export interface LoadModelOptions {
 }
 
 export interface InferenceHostOptions {
-  /** Replaces ORT session creation (tests inject failing providers). */
+  /** Replaces ORT session creation (tests inject failing providers). Implies `worker: false`. */
   createSession?: SessionFactory;
+  /**
+   * Run each model's ORT session in its own worker thread (default true), so session
+   * creation and session.run, both synchronous in onnxruntime-node, leave the event loop
+   * free. Unavailable with `createSession`: a function cannot be handed to a worker.
+   */
+  worker?: boolean;
   logger?: StageLogger;
 }
 
@@ -98,7 +106,7 @@ export interface InferenceHost extends Closable {
   openSessions(): number;
 }
 
-function checkSession(session: OrtSession, manifest: ModelManifest): void {
+function checkSession(session: SessionInfo, manifest: ModelManifest): void {
   const { input, output, id } = manifest;
   if (!session.inputNames.includes(input.name)) {
     throw new ModelLoadError(`model ${id}: manifest input ${JSON.stringify(input.name)} not among session inputs [${session.inputNames.join(', ')}]`);
@@ -116,6 +124,10 @@ function checkSession(session: OrtSession, manifest: ModelManifest): void {
 }
 
 export function createInferenceHost(options: InferenceHostOptions = {}): InferenceHost {
+  if (options.worker && options.createSession) {
+    throw new BadRequestError('inference host: an injected createSession cannot run in a worker; pass worker: false');
+  }
+  const useWorker = options.worker ?? !options.createSession;
   const createSession = options.createSession ?? createOrtSession;
   const hostLogger = options.logger ?? silentLogger();
   const open = new Set<Generator>();
@@ -137,14 +149,10 @@ export function createInferenceHost(options: InferenceHostOptions = {}): Inferen
     const modelPath = join(opts.modelsDir, manifest.file);
     if (!(await exists(modelPath))) throw new ModelLoadError(`model ${id}: file ${manifest.file} is missing`);
 
-    const { session, provider } = await createSessionWithFallback({
-      modelId: id,
-      modelPath,
-      providers,
-      intraOpThreads,
-      createSession,
-      logger,
-    });
+    const fallback = { modelId: id, modelPath, providers, intraOpThreads, logger };
+    if (useWorker) return loadInWorker(manifest, fallback);
+
+    const { session, provider } = await createSessionWithFallback({ ...fallback, createSession });
     try {
       checkSession(session, manifest);
     } catch (err) {
@@ -160,6 +168,44 @@ export function createInferenceHost(options: InferenceHostOptions = {}): Inferen
       manifest,
       provider,
       session,
+      onClose: () => {
+        open.delete(generator);
+      },
+    });
+    open.add(generator);
+    return generator;
+  }
+
+  async function loadInWorker(
+    manifest: ModelManifest,
+    fallback: Omit<Parameters<typeof createSessionWithFallback>[0], 'createSession'>,
+  ): Promise<Generator> {
+    const worker = new InferenceWorker();
+    let provider: ExecutionProviderName;
+    try {
+      // Every provider is tried inside the worker, so the session that wins is already there.
+      const opened = await createSessionWithFallback({
+        ...fallback,
+        createSession: (path, sessionOptions) => worker.createSession(path, sessionOptions),
+      });
+      provider = opened.provider;
+      try {
+        checkSession(opened.session, manifest);
+      } catch (err) {
+        await opened.session.release().catch(() => undefined);
+        throw err;
+      }
+      // The host closed while this session was being created; nobody will close it later.
+      if (closed) throw new ClosedError('inference host is closed');
+    } catch (err) {
+      if (!worker.stopped) await worker.release().catch(() => undefined);
+      await worker.terminate();
+      throw err;
+    }
+    const generator = createWorkerGenerator({
+      manifest,
+      provider,
+      worker,
       onClose: () => {
         open.delete(generator);
       },

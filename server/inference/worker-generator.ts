@@ -1,0 +1,146 @@
+/**
+ * A Generator whose ORT session lives in an inference worker thread, so a 30-60 ms (or, for
+ * ResNet-9, multi-second) session.run no longer stalls RTP, encoding and signaling on the
+ * main thread. Same contract as the in-process generator (generator.ts): one run at a time,
+ * the returned image is owned by the generator and overwritten by the next run.
+ *
+ * Per frame the main thread copies the packed RGB input into a SharedArrayBuffer and posts
+ * one small message; the worker converts to NCHW floats, runs, converts back into the shared
+ * output buffer and replies. The shared buffers are allocated when the size first grows past
+ * them, never per frame.
+ */
+import { ClosedError, InferenceError, asCycleStreamError } from '../shared/errors.js';
+import type { RgbImage } from '../shared/image.js';
+import { validateImage, type Generator } from './generator.js';
+import type { ModelManifest } from './manifest.js';
+import type { ExecutionProviderName } from './providers.js';
+import type { InferenceWorker, WorkerFrameBuffers, WorkerTensorBinding } from './worker-client.js';
+
+export interface WorkerGeneratorParts {
+  manifest: ModelManifest;
+  provider: ExecutionProviderName;
+  /** Holds the session that provider fallback opened; the generator owns it from now on. */
+  worker: InferenceWorker;
+  /** Called once after the session is released and the worker stopped. */
+  onClose: () => void;
+}
+
+interface Shared {
+  width: number;
+  height: number;
+  buffers: WorkerFrameBuffers;
+  input: Uint8Array;
+  /** Its data is a view of the shared output buffer. */
+  output: RgbImage;
+  /** The worker has these buffers at this size. */
+  sent: boolean;
+}
+
+export function createWorkerGenerator(parts: WorkerGeneratorParts): Generator {
+  const { manifest, provider, worker } = parts;
+  const binding: WorkerTensorBinding = {
+    inputName: manifest.input.name,
+    outputName: manifest.output.name,
+    inLo: manifest.input.range[0],
+    inHi: manifest.input.range[1],
+    outLo: manifest.output.range[0],
+    outHi: manifest.output.range[1],
+  };
+  let bindingSent = false;
+  let shared: Shared | null = null;
+  let busy: Promise<unknown> | null = null;
+  let closing: Promise<void> | null = null;
+  let runs = 0;
+  let warmups = 0;
+  let lastInferenceMs = 0;
+  let totalInferenceMs = 0;
+  let lastRunMs = 0;
+
+  function sharedFor(width: number, height: number): Shared {
+    if (shared && shared.width === width && shared.height === height) return shared;
+    const n = 3 * width * height;
+    // Grow-only: a smaller size reuses the buffers through shorter views.
+    const buffers =
+      shared && shared.buffers.input.byteLength >= n
+        ? shared.buffers
+        : { input: new SharedArrayBuffer(n), output: new SharedArrayBuffer(n) };
+    shared = {
+      width,
+      height,
+      buffers,
+      input: new Uint8Array(buffers.input, 0, n),
+      output: { width, height, data: new Uint8Array(buffers.output, 0, n) },
+      sent: false,
+    };
+    return shared;
+  }
+
+  async function infer(img: RgbImage, timed: boolean): Promise<RgbImage> {
+    if (closing) throw new ClosedError(`generator ${manifest.id} is closed`);
+    if (busy) throw new InferenceError(`generator ${manifest.id}: run() called while a run is in progress`);
+    validateImage(manifest, img);
+    const started = performance.now();
+    const s = sharedFor(img.width, img.height);
+    s.input.set(img.data);
+    const job = worker.run(s.width, s.height, s.sent ? undefined : s.buffers, bindingSent ? undefined : binding);
+    busy = job;
+    try {
+      const inferenceMs = await job;
+      s.sent = true;
+      bindingSent = true;
+      if (timed) {
+        runs++;
+        lastInferenceMs = inferenceMs;
+        totalInferenceMs += inferenceMs;
+        lastRunMs = performance.now() - started;
+      } else {
+        warmups++;
+      }
+      return s.output;
+    } catch (err) {
+      throw asCycleStreamError(err, InferenceError);
+    } finally {
+      busy = null;
+    }
+  }
+
+  async function close(): Promise<void> {
+    if (!closing) {
+      closing = (async () => {
+        // Let an in-flight run finish: stopping the worker inside session.run aborts the process.
+        if (busy) await busy.catch(() => undefined);
+        shared = null;
+        try {
+          if (!worker.stopped) await worker.release();
+        } finally {
+          await worker.terminate();
+          parts.onClose();
+        }
+      })();
+    }
+    return closing;
+  }
+
+  return {
+    manifest,
+    provider,
+    run: (img) => infer(img, true),
+    async warmup(width, height) {
+      const grey = new Uint8Array(width * height * 3).fill(128);
+      await infer({ width, height, data: grey }, false);
+    },
+    stats: () => ({
+      provider,
+      thread: 'worker',
+      runs,
+      warmups,
+      lastInferenceMs,
+      avgInferenceMs: runs ? totalInferenceMs / runs : 0,
+      lastRunMs,
+      width: shared?.width ?? 0,
+      height: shared?.height ?? 0,
+    }),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
