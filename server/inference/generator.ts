@@ -1,9 +1,10 @@
 import * as ort from 'onnxruntime-node';
-import { ClosedError, InferenceError, asCycleStreamError } from '../shared/errors.js';
+import { InferenceError } from '../shared/errors.js';
 import type { Closable, RgbImage } from '../shared/image.js';
 import type { ModelManifest } from './manifest.js';
 import type { ExecutionProviderName, OrtSession } from './providers.js';
 import { inputLut, nchwToRgb, rgbToNchw } from './tensor.js';
+import { createGeneratorShell } from './generator-shell.js';
 
 export interface GeneratorStats {
   readonly provider: ExecutionProviderName;
@@ -72,19 +73,12 @@ export interface GeneratorParts {
 }
 
 export function createGenerator(parts: GeneratorParts): Generator {
-  const { manifest, provider, session } = parts;
+  const { manifest, session } = parts;
   const inputName = manifest.input.name;
   const outputName = manifest.output.name;
   const lut = inputLut(manifest.input.range[0], manifest.input.range[1]);
   const [outLo, outHi] = manifest.output.range;
   let buffers: Buffers | null = null;
-  let busy: Promise<unknown> | null = null;
-  let closing: Promise<void> | null = null;
-  let runs = 0;
-  let warmups = 0;
-  let lastInferenceMs = 0;
-  let totalInferenceMs = 0;
-  let lastRunMs = 0;
 
   function buffersFor(width: number, height: number): Buffers {
     if (buffers && buffers.width === width && buffers.height === height) return buffers;
@@ -105,19 +99,16 @@ export function createGenerator(parts: GeneratorParts): Generator {
     return buffers;
   }
 
-  async function infer(img: RgbImage, timed: boolean): Promise<RgbImage> {
-    if (closing) throw new ClosedError(`generator ${manifest.id} is closed`);
-    if (busy) throw new InferenceError(`generator ${manifest.id}: run() called while a run is in progress`);
-    validateImage(manifest, img);
-    const started = performance.now();
-    const b = buffersFor(img.width, img.height);
-    const pixels = img.width * img.height;
-    rgbToNchw(img.data, b.input, pixels, lut);
-    const job = session.run({ [inputName]: b.inputTensor }, { [outputName]: b.outputTensor });
-    busy = job;
-    try {
+  return createGeneratorShell({
+    manifest,
+    provider: parts.provider,
+    thread: 'main',
+    async infer(img) {
+      const b = buffersFor(img.width, img.height);
+      const pixels = img.width * img.height;
+      rgbToNchw(img.data, b.input, pixels, lut);
       const t0 = performance.now();
-      const result = await job;
+      const result = await session.run({ [inputName]: b.inputTensor }, { [outputName]: b.outputTensor });
       const inferenceMs = performance.now() - t0;
       // onnxruntime-node writes the pre-allocated output in place but also returns a
       // fresh copy of it; the returned tensor is authoritative should a provider ever
@@ -126,58 +117,13 @@ export function createGenerator(parts: GeneratorParts): Generator {
       const data = out && 'data' in out ? (out as ort.Tensor).data : null;
       const src = data instanceof Float32Array && data.length === b.output.length ? data : b.output;
       nchwToRgb(src, b.rgb.data, pixels, outLo, outHi);
-      if (timed) {
-        runs++;
-        lastInferenceMs = inferenceMs;
-        totalInferenceMs += inferenceMs;
-        lastRunMs = performance.now() - started;
-      } else {
-        warmups++;
-      }
-      return b.rgb;
-    } catch (err) {
-      throw asCycleStreamError(err, InferenceError);
-    } finally {
-      busy = null;
-    }
-  }
-
-  async function close(): Promise<void> {
-    if (!closing) {
-      closing = (async () => {
-        // Let an in-flight run finish; releasing under it fails the run with a native error.
-        if (busy) await busy.catch(() => undefined);
-        buffers = null;
-        try {
-          await session.release();
-        } finally {
-          parts.onClose();
-        }
-      })();
-    }
-    return closing;
-  }
-
-  return {
-    manifest,
-    provider,
-    run: (img) => infer(img, true),
-    async warmup(width, height) {
-      const grey = new Uint8Array(width * height * 3).fill(128);
-      await infer({ width, height, data: grey }, false);
+      return { output: b.rgb, inferenceMs };
     },
-    stats: () => ({
-      provider,
-      thread: 'main',
-      runs,
-      warmups,
-      lastInferenceMs,
-      avgInferenceMs: runs ? totalInferenceMs / runs : 0,
-      lastRunMs,
-      width: buffers?.width ?? 0,
-      height: buffers?.height ?? 0,
-    }),
-    close,
-    [Symbol.asyncDispose]: close,
-  };
+    size: () => ({ width: buffers?.width ?? 0, height: buffers?.height ?? 0 }),
+    async release() {
+      buffers = null;
+      await session.release();
+    },
+    onClose: parts.onClose,
+  });
 }

@@ -9,9 +9,9 @@
  * output buffer and replies. The shared buffers are allocated when the size first grows past
  * them, never per frame.
  */
-import { ClosedError, InferenceError, asCycleStreamError } from '../shared/errors.js';
 import type { RgbImage } from '../shared/image.js';
-import { validateImage, type Generator } from './generator.js';
+import type { Generator } from './generator.js';
+import { createGeneratorShell } from './generator-shell.js';
 import type { ModelManifest } from './manifest.js';
 import type { ExecutionProviderName } from './providers.js';
 import type { InferenceWorker, WorkerFrameBuffers, WorkerTensorBinding } from './worker-client.js';
@@ -37,7 +37,7 @@ interface Shared {
 }
 
 export function createWorkerGenerator(parts: WorkerGeneratorParts): Generator {
-  const { manifest, provider, worker } = parts;
+  const { manifest, worker } = parts;
   const binding: WorkerTensorBinding = {
     inputName: manifest.input.name,
     outputName: manifest.output.name,
@@ -48,13 +48,6 @@ export function createWorkerGenerator(parts: WorkerGeneratorParts): Generator {
   };
   let bindingSent = false;
   let shared: Shared | null = null;
-  let busy: Promise<unknown> | null = null;
-  let closing: Promise<void> | null = null;
-  let runs = 0;
-  let warmups = 0;
-  let lastInferenceMs = 0;
-  let totalInferenceMs = 0;
-  let lastRunMs = 0;
 
   function sharedFor(width: number, height: number): Shared {
     if (shared && shared.width === width && shared.height === height) return shared;
@@ -75,72 +68,27 @@ export function createWorkerGenerator(parts: WorkerGeneratorParts): Generator {
     return shared;
   }
 
-  async function infer(img: RgbImage, timed: boolean): Promise<RgbImage> {
-    if (closing) throw new ClosedError(`generator ${manifest.id} is closed`);
-    if (busy) throw new InferenceError(`generator ${manifest.id}: run() called while a run is in progress`);
-    validateImage(manifest, img);
-    const started = performance.now();
-    const s = sharedFor(img.width, img.height);
-    s.input.set(img.data);
-    const job = worker.run(s.width, s.height, s.sent ? undefined : s.buffers, bindingSent ? undefined : binding);
-    busy = job;
-    try {
-      const inferenceMs = await job;
+  return createGeneratorShell({
+    manifest,
+    provider: parts.provider,
+    thread: 'worker',
+    async infer(img) {
+      const s = sharedFor(img.width, img.height);
+      s.input.set(img.data);
+      const inferenceMs = await worker.run(s.width, s.height, s.sent ? undefined : s.buffers, bindingSent ? undefined : binding);
       s.sent = true;
       bindingSent = true;
-      if (timed) {
-        runs++;
-        lastInferenceMs = inferenceMs;
-        totalInferenceMs += inferenceMs;
-        lastRunMs = performance.now() - started;
-      } else {
-        warmups++;
-      }
-      return s.output;
-    } catch (err) {
-      throw asCycleStreamError(err, InferenceError);
-    } finally {
-      busy = null;
-    }
-  }
-
-  async function close(): Promise<void> {
-    if (!closing) {
-      closing = (async () => {
-        // Let an in-flight run finish: stopping the worker inside session.run aborts the process.
-        if (busy) await busy.catch(() => undefined);
-        shared = null;
-        try {
-          if (!worker.stopped) await worker.release();
-        } finally {
-          await worker.terminate();
-          parts.onClose();
-        }
-      })();
-    }
-    return closing;
-  }
-
-  return {
-    manifest,
-    provider,
-    run: (img) => infer(img, true),
-    async warmup(width, height) {
-      const grey = new Uint8Array(width * height * 3).fill(128);
-      await infer({ width, height, data: grey }, false);
+      return { output: s.output, inferenceMs };
     },
-    stats: () => ({
-      provider,
-      thread: 'worker',
-      runs,
-      warmups,
-      lastInferenceMs,
-      avgInferenceMs: runs ? totalInferenceMs / runs : 0,
-      lastRunMs,
-      width: shared?.width ?? 0,
-      height: shared?.height ?? 0,
-    }),
-    close,
-    [Symbol.asyncDispose]: close,
-  };
+    size: () => ({ width: shared?.width ?? 0, height: shared?.height ?? 0 }),
+    async release() {
+      shared = null;
+      try {
+        if (!worker.stopped) await worker.release();
+      } finally {
+        await worker.terminate();
+      }
+    },
+    onClose: parts.onClose,
+  });
 }

@@ -1,0 +1,96 @@
+import { ClosedError, InferenceError, asCycleStreamError } from '../shared/errors.js';
+import type { RgbImage } from '../shared/image.js';
+import type { ExecutionProviderName } from './providers.js';
+import type { ModelManifest } from './manifest.js';
+import { validateImage, type Generator } from './generator.js';
+
+/** What differs between running ORT in-process and in a worker: one run, and the release. */
+export interface GeneratorCore {
+  manifest: ModelManifest;
+  provider: ExecutionProviderName;
+  thread: 'worker' | 'main';
+  /** Runs the model once on a validated image; returns the output (owned by the core) and session.run's ms. */
+  infer(img: RgbImage): Promise<{ output: RgbImage; inferenceMs: number }>;
+  /** Size the core's buffers are set up for (0 before the first run). */
+  size(): { width: number; height: number };
+  /** Frees the session; called once, never during a run. */
+  release(): Promise<void>;
+  /** Called once after release, whether it succeeded or not. */
+  onClose: () => void;
+}
+
+/**
+ * The Generator contract around a core: one run at a time, warm-up runs kept out of the
+ * timings, errors as CycleStreamErrors, and an idempotent close that waits for the run in flight.
+ */
+export function createGeneratorShell(core: GeneratorCore): Generator {
+  const { manifest, provider } = core;
+  let busy: Promise<unknown> | null = null;
+  let closing: Promise<void> | null = null;
+  let runs = 0;
+  let warmups = 0;
+  let lastInferenceMs = 0;
+  let totalInferenceMs = 0;
+  let lastRunMs = 0;
+
+  async function infer(img: RgbImage, timed: boolean): Promise<RgbImage> {
+    if (closing) throw new ClosedError(`generator ${manifest.id} is closed`);
+    if (busy) throw new InferenceError(`generator ${manifest.id}: run() called while a run is in progress`);
+    validateImage(manifest, img);
+    const started = performance.now();
+    const job = core.infer(img);
+    busy = job;
+    try {
+      const { output, inferenceMs } = await job;
+      if (timed) {
+        runs++;
+        lastInferenceMs = inferenceMs;
+        totalInferenceMs += inferenceMs;
+        lastRunMs = performance.now() - started;
+      } else {
+        warmups++;
+      }
+      return output;
+    } catch (err) {
+      throw asCycleStreamError(err, InferenceError);
+    } finally {
+      busy = null;
+    }
+  }
+
+  function close(): Promise<void> {
+    closing ??= (async () => {
+      // Let an in-flight run finish: releasing under it fails the run natively, and stopping a
+      // worker inside session.run aborts the whole process.
+      if (busy) await busy.catch(() => undefined);
+      try {
+        await core.release();
+      } finally {
+        core.onClose();
+      }
+    })();
+    return closing;
+  }
+
+  return {
+    manifest,
+    provider,
+    run: (img) => infer(img, true),
+    async warmup(width, height) {
+      const grey = new Uint8Array(width * height * 3).fill(128);
+      await infer({ width, height, data: grey }, false);
+    },
+    stats: () => ({
+      provider,
+      thread: core.thread,
+      runs,
+      warmups,
+      lastInferenceMs,
+      avgInferenceMs: runs ? totalInferenceMs / runs : 0,
+      lastRunMs,
+      ...core.size(),
+    }),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
