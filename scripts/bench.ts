@@ -10,7 +10,7 @@
  *
  * Sections: model (ms per frame per model and size, main thread vs inference worker),
  * pipeline (decode -> translate -> smooth -> encode fps on a real clip), reference (the paper's
- * ResNet-9 and resnet9_ms / default_ms), jobs (not implemented yet), live (scripts/bench/live.ts,
+ * ResNet-9 and resnet9_ms / default_ms), jobs (video jobs as a multiple of realtime), live (scripts/bench/live.ts,
  * when present). Generators load with the server's settings: config.providers resolved once,
  * graph optimisation "all", intraOpThreads = config (all cores by default).
  */
@@ -32,6 +32,7 @@ import {
 import { benchModel } from './bench/model.js';
 import { benchPipeline } from './bench/pipeline.js';
 import { benchReference } from './bench/reference.js';
+import { benchJobs } from './bench/jobs.js';
 
 const SECTIONS = ['model', 'pipeline', 'reference', 'jobs', 'live'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -178,10 +179,17 @@ async function main(): Promise<void> {
     model: () => benchModel(opts),
     pipeline: () => benchPipeline(opts),
     reference: () => benchReference(opts),
-    jobs: async () => ({
-      result: { status: 'not implemented yet' },
-      text: '== jobs: video-job speed as a multiple of realtime\n  not implemented yet',
-    }),
+    jobs: async () => {
+      const result = await benchJobs(opts);
+      const rows = (result.default_model ?? []) as { clip: string; x_realtime: number; frames: number; run_s: number }[];
+      const lines = rows.map((r) => `  ${r.clip.padEnd(32)} ${String(r.x_realtime).padStart(6)}x realtime  (${r.frames} frames in ${r.run_s} s)`);
+      const text = [
+        '== jobs: video-job speed as a multiple of realtime (854x480 clips, default model)',
+        ...(result.skipped ? [`  skipped: ${String(result.skipped)}`] : lines),
+        `  median ${String(result.median_x_realtime ?? '-')}x realtime; runner ceiling with the invert fixture ${String(result.runner_ceiling_median_x_realtime ?? '-')}x`,
+      ].join('\n');
+      return { result, text };
+    },
     live: () => benchLiveIfPresent(opts),
   };
   let failed = 0;

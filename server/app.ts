@@ -11,10 +11,12 @@ import { createInferenceHost, listModels } from './inference/index.js';
 import { attachSignaling, type HealthResponse, type ModelSummary, type SignalingServer } from './signaling/index.js';
 import { SessionManager } from './session/index.js';
 import { createWebHandler, handleApi, sendJson, type WebHandler } from './http/index.js';
+import { JobManager } from './jobs/index.js';
 
 export interface App {
   readonly config: Config;
   readonly sessions: SessionManager;
+  readonly jobs: JobManager;
   listen(): Promise<{ url: string; port: number }>;
   health(): HealthResponse;
   close(): Promise<void>;
@@ -25,6 +27,15 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const startedAt = Date.now();
   const host = createInferenceHost({ logger: logger.child({ stage: 'inference' }) });
   const sessions = new SessionManager(config, host, logger.child({ stage: 'session' }));
+  // Job events go to every client (the upload page lists all jobs); socket.io is attached further down.
+  const jobEvents: { io: SignalingServer | null } = { io: null };
+  const jobs = new JobManager({
+    config,
+    host,
+    logger: logger.child({ stage: 'jobs' }),
+    onUpdate: (job) => jobEvents.io?.emit('job:update', job),
+    onProgress: (progress) => jobEvents.io?.emit('job:progress', progress),
+  });
   let modelCount = 0;
 
   const models = async (): Promise<ModelSummary[]> => {
@@ -62,10 +73,15 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     uptimeS: Math.round((Date.now() - startedAt) / 1000),
   });
 
-  const web: { handle: WebHandler; close(): Promise<void> } | null = config.web ? await createWebHandler(config.webDir) : null;
+  const web: { handle: WebHandler; close(): Promise<void> } | null = config.web
+    ? await createWebHandler(config.webDir).catch(async (err: unknown) => {
+        await jobs.close();
+        throw err;
+      })
+    : null;
 
   const server = http.createServer((req, res) => {
-    handleApi(req, res, { health, models })
+    handleApi(req, res, { health, models, jobs })
       .then((handled) => {
         if (handled) return;
         if (req.url?.startsWith('/socket.io')) return; // socket.io answers these itself
@@ -81,11 +97,13 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   // Short ping interval so a vanished client's session is closed within ~10 s.
   const io: SignalingServer = new IoServer(server, { pingInterval: 4000, pingTimeout: 4000, maxHttpBufferSize: 1e6, serveClient: false });
   attachSignaling(io, sessions, logger.child({ stage: 'signaling' }));
+  jobEvents.io = io;
 
   let closing: Promise<void> | null = null;
   const close = () => {
     closing ??= (async () => {
       await sessions.close();
+      await jobs.close();
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await host.close();
       await web?.close();
@@ -97,6 +115,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   return {
     config,
     sessions,
+    jobs,
     health,
     listen: () =>
       new Promise((resolve, reject) => {

@@ -45,6 +45,19 @@ const configSchema = z.object({
   web: z.boolean(),
   webDir: z.string(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  /** Video jobs: the SQLite job store, uploads and results live here. */
+  dataDir: z.string().min(1),
+  /** Largest accepted upload (video or image); a bigger one is cut off mid-transfer. */
+  maxUploadMb: z.number().min(0.01).max(100_000),
+  /** Video jobs run at the same time. */
+  jobConcurrency: z.number().int().min(1).max(16),
+  /** Finished, failed and cancelled jobs (with their files) are deleted this long after they end. */
+  jobTtlHours: z.number().min(0.01).max(24 * 365),
+  /** Uploaded video frame limits; a portrait video may use them either way round. */
+  maxVideoWidthPx: z.number().int().min(16).max(16_384),
+  maxVideoHeightPx: z.number().int().min(16).max(16_384),
+  /** Largest image (width x height) the image route decodes. */
+  maxImagePixels: z.number().int().min(256).max(1_000_000_000),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
@@ -110,6 +123,13 @@ const KEYS: KeySpec[] = [
   { env: 'WEB', key: 'web', parse: bool },
   { env: 'WEB_DIR', key: 'webDir', parse: str },
   { env: 'LOG_LEVEL', key: 'logLevel', parse: str },
+  { env: 'DATA_DIR', key: 'dataDir', parse: str },
+  { env: 'MAX_UPLOAD_MB', key: 'maxUploadMb', parse: num },
+  { env: 'JOB_CONCURRENCY', key: 'jobConcurrency', parse: int },
+  { env: 'JOB_TTL_HOURS', key: 'jobTtlHours', parse: num },
+  { env: 'MAX_VIDEO_WIDTH_PX', key: 'maxVideoWidthPx', parse: int },
+  { env: 'MAX_VIDEO_HEIGHT_PX', key: 'maxVideoHeightPx', parse: int },
+  { env: 'MAX_IMAGE_PIXELS', key: 'maxImagePixels', parse: int },
 ];
 
 export function defaultConfig(root: string = process.cwd()): z.infer<typeof configSchema> {
@@ -138,6 +158,13 @@ export function defaultConfig(root: string = process.cwd()): z.infer<typeof conf
     web: true,
     webDir: path.join(root, 'web'),
     logLevel: 'info',
+    dataDir: path.join(root, 'data'),
+    maxUploadMb: 500,
+    jobConcurrency: 1,
+    jobTtlHours: 24,
+    maxVideoWidthPx: 3840,
+    maxVideoHeightPx: 2160,
+    maxImagePixels: 50_000_000,
   };
 }
 

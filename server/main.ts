@@ -5,8 +5,11 @@ import { pino } from 'pino';
 import { loadConfig, CONFIG_HELP } from './config.js';
 import { createApp } from './app.js';
 import { ConfigError, installPolyfills } from './shared/index.js';
+import { setFfmpegLogLevel } from './codec/index.js';
 
 installPolyfills();
+// libx264 and libvpx print statistics for every encoder they close; keep the log for real problems.
+setFfmpegLogLevel('error');
 
 const argv = process.argv.slice(2);
 if (argv.includes('--help') || argv.includes('-h')) {

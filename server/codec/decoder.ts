@@ -2,6 +2,8 @@ import { Codec, CodecContext, Frame, Packet } from 'node-av';
 import {
   AV_CODEC_FLAG_LOW_DELAY,
   AV_CODEC_ID_H264,
+  AV_CODEC_ID_HEVC,
+  AV_CODEC_ID_MPEG4,
   AV_CODEC_ID_VP8,
   AV_CODEC_ID_VP9,
   AV_FRAME_FLAG_CORRUPT,
@@ -13,7 +15,8 @@ import { ClosedError, CodecError, UnsupportedCodecError } from '../shared/errors
 import type { Closable } from '../shared/image.js';
 import { AVERROR_EAGAIN, AVERROR_EOF, AV_NOPTS_VALUE, asBuffer, check, codecFailure, createSerialQueue } from './ffmpeg.js';
 
-export type DecoderCodecName = 'vp8' | 'h264' | 'vp9';
+/** vp8/h264 arrive over WebRTC; vp9, mpeg4 (Part 2) and hevc come from uploaded files. */
+export type DecoderCodecName = 'vp8' | 'h264' | 'vp9' | 'mpeg4' | 'hevc';
 
 export interface VideoDecoderOptions {
   codec: DecoderCodecName;
@@ -75,6 +78,8 @@ const CODEC_IDS: Record<DecoderCodecName, AVCodecID> = {
   vp8: AV_CODEC_ID_VP8,
   h264: AV_CODEC_ID_H264,
   vp9: AV_CODEC_ID_VP9,
+  mpeg4: AV_CODEC_ID_MPEG4,
+  hevc: AV_CODEC_ID_HEVC,
 };
 
 export function createVideoDecoder(options: VideoDecoderOptions): VideoDecoder {

@@ -1,11 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { JobManager } from '../jobs/index.js';
 import type { HealthResponse, ModelSummary } from '../signaling/index.js';
+import { handleJobsApi } from './jobs-api.js';
 import { sendError, sendJson } from './respond.js';
 
 /** What the API needs from the rest of the server; the app wires the real stages in. */
 export interface ApiDeps {
   health(): HealthResponse;
   models(): Promise<ModelSummary[]>;
+  /** Video jobs and image translation (/api/jobs*, /api/translate/image); absent: those routes 404. */
+  jobs?: JobManager;
 }
 
 /** Handles /api/* and returns true, or returns false so the caller can pass the request on. */
@@ -21,6 +25,7 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, deps:
       sendJson(res, 200, await deps.models());
       return true;
     }
+    if (deps.jobs && (await handleJobsApi(req, res, url, deps.jobs))) return true;
     sendJson(res, 404, { error: { code: 'NOT_FOUND', message: `no route ${req.method} ${url.pathname}` } });
   } catch (err) {
     sendError(res, err);

@@ -19,7 +19,16 @@ export type ErrorCode =
   | 'INFERENCE_ERROR'
   | 'PROVIDER_UNAVAILABLE'
   | 'FRAME_TOO_LARGE'
-  | 'WEB_BUILD_MISSING';
+  | 'WEB_BUILD_MISSING'
+  | 'MEDIA_INVALID'
+  | 'MEDIA_UNSUPPORTED'
+  | 'UPLOAD_TOO_LARGE'
+  | 'JOB_NOT_FOUND'
+  | 'JOB_STATE'
+  | 'JOB_CANCELLED'
+  | 'JOB_ABANDONED'
+  | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED';
 
 export abstract class CycleStreamError extends Error {
   abstract readonly code: ErrorCode;
@@ -105,4 +114,45 @@ export function asCycleStreamError(err: unknown, Fallback: new (m: string, o?: {
 
 export class WebBuildMissingError extends CycleStreamError {
   readonly code = 'WEB_BUILD_MISSING' as const;
+}
+
+/** An upload or input file that is not readable media: empty, truncated, corrupt, not a video. */
+export class InvalidMediaError extends CycleStreamError {
+  readonly code = 'MEDIA_INVALID' as const;
+  override readonly status = 400;
+}
+/** A request body of a type the endpoint does not take (e.g. a GIF sent to the image route). */
+export class UnsupportedMediaError extends CycleStreamError {
+  readonly code = 'MEDIA_UNSUPPORTED' as const;
+  override readonly status = 415;
+}
+export class UploadTooLargeError extends CycleStreamError {
+  readonly code = 'UPLOAD_TOO_LARGE' as const;
+  override readonly status = 413;
+}
+export class JobNotFoundError extends CycleStreamError {
+  readonly code = 'JOB_NOT_FOUND' as const;
+  override readonly status = 404;
+}
+/** The job exists but is in the wrong state for the request (e.g. downloading a result before it is done). */
+export class JobStateError extends CycleStreamError {
+  readonly code = 'JOB_STATE' as const;
+  override readonly status = 409;
+}
+/** A job run stopped because someone cancelled it (or the server is shutting down). */
+export class JobCancelledError extends CycleStreamError {
+  readonly code = 'JOB_CANCELLED' as const;
+  override readonly status = 409;
+}
+export class NotFoundError extends CycleStreamError {
+  readonly code = 'NOT_FOUND' as const;
+  override readonly status = 404;
+}
+export class MethodNotAllowedError extends CycleStreamError {
+  readonly code = 'METHOD_NOT_ALLOWED' as const;
+  override readonly status = 405;
+}
+/** A job that was interrupted (server stopped) on every one of its allowed starts. */
+export class JobAbandonedError extends CycleStreamError {
+  readonly code = 'JOB_ABANDONED' as const;
 }

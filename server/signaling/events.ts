@@ -84,6 +84,10 @@ export interface ServerToClientEvents {
   'session:error': (err: WireError) => void;
   'session:closed': (info: { sessionId: string; reason: CloseReason }) => void;
   'session:model-changed': (info: { modelId: string; backend: Backend }) => void;
+  /** A video job changed state (queued, started, finished, failed, cancelled, deleted). */
+  'job:update': (job: JobInfo) => void;
+  /** A running job moved on; sent a few times a second at most. */
+  'job:progress': (progress: JobProgress) => void;
 }
 
 export interface InterServerEvents {}
@@ -114,4 +118,55 @@ export interface HealthResponse {
   openCodecs: number;
   openModelSessions: number;
   uptimeS: number;
+}
+
+export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'deleted';
+
+/** What the probe found in an uploaded video. */
+export interface JobSource {
+  container: string;
+  videoCodec: string;
+  width: number;
+  height: number;
+  fps: number;
+  frames: number;
+  durationS: number;
+  /** Audio codec of the upload, null when silent. */
+  audioCodec: string | null;
+  /** What happens to the sound: stored as is, converted to AAC, or none. */
+  audio: 'copy' | 'aac' | 'none';
+}
+
+export interface JobProgress {
+  id: string;
+  state: JobState;
+  framesDone: number;
+  framesTotal: number;
+  /** Frames per second over the last few seconds. */
+  fps: number;
+  /** Seconds left at the current speed; null until it can be estimated. */
+  etaS: number | null;
+}
+
+/** GET /api/jobs/:id, and each entry of GET /api/jobs. */
+export interface JobInfo extends JobProgress {
+  modelId: string;
+  smoothing: number;
+  /** Output size; the source's unless one was requested. */
+  outputWidth: number;
+  outputHeight: number;
+  inputName: string;
+  inputBytes: number;
+  source: JobSource;
+  /** Times the job was started (more than 1 after a server restart). */
+  attempts: number;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  error: WireError | null;
+  resultBytes: number | null;
+  /** Download URL (supports range requests) once done. */
+  resultUrl: string | null;
+  /** The uploaded original, for side-by-side viewing. */
+  inputUrl: string;
 }

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { pino } from 'pino';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { createApp, type App } from '../../server/app.js';
@@ -8,9 +11,13 @@ import { FIXTURE_MODELS_DIR, REPO_ROOT } from './paths.js';
 
 export type TestSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
-/** A real server on an ephemeral loopback port, serving the fixture models, API only unless `web`. */
+/**
+ * A real server on an ephemeral loopback port, serving the fixture models, API only unless `web`.
+ * Its job data folder is a fresh temporary one (removed on close) unless `dataDir` is given.
+ */
 export async function startTestApp(overrides: Partial<Config> = {}): Promise<{ app: App; url: string; close(): Promise<void> }> {
   installPolyfills();
+  const ownDataDir = overrides.dataDir ? null : mkdtempSync(path.join(tmpdir(), 'cyclestream-data-'));
   const config = loadConfig({
     root: REPO_ROOT,
     overrides: {
@@ -22,12 +29,17 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<{ a
       web: false,
       logLevel: 'silent',
       intraOpThreads: 1,
+      ...(ownDataDir ? { dataDir: ownDataDir } : {}),
       ...overrides,
     },
   });
   const app = await createApp(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
   const { url } = await app.listen();
-  return { app, url, close: () => app.close() };
+  const close = async () => {
+    await app.close();
+    if (ownDataDir) rmSync(ownDataDir, { recursive: true, force: true });
+  };
+  return { app, url, close };
 }
 
 export function connect(url: string): Promise<TestSocket> {

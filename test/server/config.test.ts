@@ -42,3 +42,23 @@ test('every bad value names its key', () => {
     );
   }
 });
+
+test('video job settings: defaults, environment and bad values', () => {
+  const def = loadConfig({ root: '/srv/app' });
+  assert.equal(def.dataDir, '/srv/app/data');
+  assert.equal(def.maxUploadMb, 500);
+  assert.equal(def.jobConcurrency, 1);
+  assert.equal(def.jobTtlHours, 24);
+  assert.deepEqual([def.maxVideoWidthPx, def.maxVideoHeightPx], [3840, 2160]);
+  const cfg = loadConfig({
+    env: { DATA_DIR: '/var/cs', MAX_UPLOAD_MB: '2.5', JOB_CONCURRENCY: '3', JOB_TTL_HOURS: '0.5', MAX_VIDEO_WIDTH_PX: '1280', MAX_VIDEO_HEIGHT_PX: '720' },
+    argv: ['--max-image-pixels', '1000000'],
+  });
+  assert.deepEqual(
+    [cfg.dataDir, cfg.maxUploadMb, cfg.jobConcurrency, cfg.jobTtlHours, cfg.maxVideoWidthPx, cfg.maxVideoHeightPx, cfg.maxImagePixels],
+    ['/var/cs', 2.5, 3, 0.5, 1280, 720, 1_000_000],
+  );
+  for (const [env, key] of [[{ JOB_CONCURRENCY: '0' }, 'JOB_CONCURRENCY'], [{ MAX_UPLOAD_MB: 'lots' }, 'MAX_UPLOAD_MB'], [{ MAX_VIDEO_WIDTH_PX: '8' }, 'MAX_VIDEO_WIDTH_PX']] as const) {
+    assert.throws(() => loadConfig({ env }), (err: unknown) => err instanceof ConfigError && err.key === key);
+  }
+});

@@ -1,0 +1,12 @@
+export { JobManager, type JobManagerOptions, type JobsConfig, type SubmitRequest } from './manager.js';
+export { probeVideo, type ProbeLimits, type VideoProbe } from './probe.js';
+export {
+  outputBitrateKbps,
+  resolveOutputSize,
+  translateVideo,
+  type TranslateVideoOptions,
+  type VideoProgress,
+  type VideoResult,
+} from './translate-video.js';
+export { IMAGE_CONTENT_TYPES, translateImage, type ImageFormat, type ImageResult, type TranslateImageOptions } from './translate-image.js';
+export { GeneratorPool, type GeneratorPoolOptions } from './pool.js';
