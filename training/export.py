@@ -1,0 +1,247 @@
+"""Export one generator of a CycleGAN checkpoint to models/<id>.onnx and models/<id>.json.
+
+    npm run export -- --checkpoint runs/horse2zebra/final.pt --direction AB
+    npm run export -- --checkpoint runs/horse2zebra/final.pt --direction BA --id zebra2horse
+
+The generator is rebuilt from the checkpoint's config alone, exported as ONNX opset 17 with
+dynamic batch, height and width (feed multiples of 4), and ONNX Runtime's output is checked
+against torch's (max abs diff <= 1e-4) with Python's onnxruntime when it is installed, else
+with onnxruntime-node through scripts/ort-run.mjs. The manifest follows
+server/inference/manifest.ts and is checked with scripts/validate-manifest.ts when node is here.
+Metrics are added later by evaluate.py; an existing manifest's metrics are kept only when it
+describes the same checkpoint.
+"""
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import config as C  # noqa: E402
+from models import architecture_name, build_generator, count_macs, count_params  # noqa: E402
+from train import load_checkpoint  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MODEL_ID = re.compile(r'^[a-z0-9][a-z0-9_-]{0,63}$')  # server/inference/manifest.ts MODEL_ID_PATTERN
+OPSET = 17
+PARITY_TOL = 1e-4
+INPUT_NAME, OUTPUT_NAME = 'input', 'output'
+
+
+class ExportError(Exception):
+    """Export failed: bad arguments, an ONNX that does not match torch, or an invalid manifest."""
+
+
+def load_generator(checkpoint: Path, direction: str) -> Tuple[torch.nn.Module, C.Config, dict]:
+    """(generator in eval mode on the CPU, its config, the checkpoint dict)."""
+    if direction not in ('AB', 'BA'):
+        raise ExportError(f'direction must be AB or BA, not {direction!r}')
+    state = load_checkpoint(checkpoint)
+    cfg = C.from_dict(state['config'])
+    G = build_generator(cfg)
+    G.load_state_dict(state['G_' + direction])
+    G.eval()
+    return G, cfg, state
+
+
+def export_onnx(G: torch.nn.Module, path: Path) -> str:
+    """Writes the ONNX file; returns which torch exporter made it."""
+    x = torch.zeros(1, 3, 256, 256)
+    dyn = {0: 'batch', 2: 'height', 3: 'width'}
+    kwargs = dict(opset_version=OPSET, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                  dynamic_axes={INPUT_NAME: dyn, OUTPUT_NAME: dyn}, do_constant_folding=True)
+    params = inspect.signature(torch.onnx.export).parameters
+    path.parent.mkdir(parents=True, exist_ok=True)
+    exporter = 'torchscript'
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # torch 2.x warns that the TorchScript exporter is deprecated
+        try:
+            if 'dynamo' in params:  # torch >= 2.9 defaults to the dynamo exporter; ours is known to work
+                kwargs['dynamo'] = False
+            with torch.no_grad():
+                torch.onnx.export(G, (x,), str(path), **kwargs)
+        except Exception as e:  # noqa: BLE001 - a torch without the TorchScript exporter
+            if 'dynamo' not in params:
+                raise
+            print(f'TorchScript exporter failed ({e}); trying the dynamo exporter', flush=True)
+            kwargs['dynamo'] = True
+            with torch.no_grad():
+                torch.onnx.export(G, (x,), str(path), **kwargs)
+            exporter = 'dynamo'
+    import onnx
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model)
+    opsets = {o.domain or 'ai.onnx': o.version for o in model.opset_import}
+    if opsets.get('ai.onnx') != OPSET:
+        raise ExportError(f'{path}: opset {opsets} instead of {OPSET}')
+    return exporter
+
+
+def onnx_runtime_available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+        return True
+    except ImportError:
+        return shutil.which('node') is not None and (REPO_ROOT / 'node_modules' / 'onnxruntime-node').is_dir()
+
+
+def run_onnx(path: Path, x: np.ndarray, threads: int = 1) -> np.ndarray:
+    """One ONNX Runtime run on the CPU: Python's onnxruntime if present, else onnxruntime-node."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    try:
+        import onnxruntime as ort  # installed on the GPU machine, not on Debian
+    except ImportError:
+        ort = None
+    if ort is not None:
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        sess = ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider'])
+        return sess.run(None, {sess.get_inputs()[0].name: x})[0]
+    node = shutil.which('node')
+    if not node:
+        raise ExportError('cannot check the ONNX file: neither Python onnxruntime nor node is installed')
+    with tempfile.TemporaryDirectory() as tmp:
+        fin, fout = Path(tmp) / 'in.f32', Path(tmp) / 'out.f32'
+        fin.write_bytes(x.astype('<f4').tobytes())
+        r = subprocess.run([node, str(REPO_ROOT / 'scripts' / 'ort-run.mjs'), str(path), str(fin),
+                            ','.join(map(str, x.shape)), str(fout), '--threads', str(threads)],
+                           cwd=REPO_ROOT, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise ExportError(f'scripts/ort-run.mjs failed: {r.stderr.strip() or r.stdout.strip()}')
+        shape = json.loads(r.stdout.strip().splitlines()[-1])['shape']
+        return np.frombuffer(fout.read_bytes(), dtype='<f4').reshape(shape)
+
+
+def check_parity(G: torch.nn.Module, path: Path, sizes=((256, 256), (192, 320))) -> float:
+    """Max abs difference between torch and ONNX Runtime over inputs of the given sizes."""
+    worst = 0.0
+    g = torch.Generator().manual_seed(0)
+    for h, w in sizes:
+        x = torch.rand(1, 3, h, w, generator=g) * 2 - 1
+        with torch.no_grad():
+            want = G(x).numpy()
+        got = run_onnx(path, x.numpy())
+        if got.shape != want.shape:
+            raise ExportError(f'{path}: ONNX output shape {got.shape} != torch {want.shape} for input {h}x{w}')
+        worst = max(worst, float(np.abs(got - want).max()))
+    if worst > PARITY_TOL:
+        raise ExportError(f'{path}: ONNX Runtime differs from torch by {worst:.2e} (> {PARITY_TOL:g})')
+    return worst
+
+
+def validate_manifest(path: Path) -> Optional[str]:
+    """Runs the server's own schema over the manifest; None when node/tsx is not available here."""
+    node = shutil.which('node')
+    if not node or not (REPO_ROOT / 'node_modules' / 'tsx').is_dir():
+        return None
+    r = subprocess.run([node, '--import', 'tsx', 'scripts/validate-manifest.ts', str(path)],
+                       cwd=REPO_ROOT, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise ExportError(f'manifest {path} is invalid: {(r.stderr or r.stdout).strip()}')
+    return r.stdout.strip()
+
+
+def build_manifest(*, model_id: str, title: str, G: torch.nn.Module, cfg: C.Config, state: dict,
+                   direction: str, parity: float, exporter: str, description: str = '') -> dict:
+    src, dst = (cfg.domain_a, cfg.domain_b) if direction == 'AB' else (cfg.domain_b, cfg.domain_a)
+    n_a, n_b = state.get('n_images', [None, None])
+    dataset = f'{Path(cfg.dataset).name} (trainA {n_a} {cfg.domain_a} / trainB {n_b} {cfg.domain_b} images'
+    dataset += f'; {cfg.dataset_note})' if cfg.dataset_note else ')'
+    desc = (f'CycleGAN generator G_{direction} ({src} -> {dst}) trained by training/train.py together with its reverse; '
+            f'batch {cfg.batch_size}, lr {cfg.lr:g}, lambda {cfg.lambda_cycle:g}, identity {cfg.lambda_identity:g}*lambda, '
+            f'{cfg.disc} ndf {cfg.ndf}. Exported by training/export.py ({exporter} exporter, opset {OPSET}); '
+            f'ONNX Runtime vs torch max abs diff {parity:.1e}.')
+    if description:
+        desc += ' ' + description
+    return {
+        'schemaVersion': 1,
+        'id': model_id,
+        'title': title,
+        'file': f'{model_id}.onnx',
+        'domains': {'from': src, 'to': dst},
+        'architecture': architecture_name(cfg),
+        'params': count_params(G),
+        'macsAt256': count_macs(G, 256, 256),
+        'input': {'name': INPUT_NAME, 'layout': 'NCHW', 'channels': 3, 'range': [-1, 1], 'sizeMultiple': 4},
+        'output': {'name': OUTPUT_NAME, 'layout': 'NCHW', 'channels': 3, 'range': [-1, 1]},
+        'provenance': {
+            'kind': 'trained',
+            'description': desc,
+            'dataset': dataset,
+            'epochs': round(float(state['epochs_done']), 2),
+            'iterations': int(state['step']),
+            'cropPx': cfg.crop_px,
+            'loadPx': cfg.load_px,
+            'hardware': state['hardware'],
+            'wallTimeS': round(float(state['wall_time_s']), 1),
+            'command': state['command'],
+            'script': 'training/train.py',
+            'torchVersion': state['torch_version'],
+        },
+    }
+
+
+def export(checkpoint: Path, direction: str, models_dir: Path, model_id: Optional[str] = None,
+           title: Optional[str] = None, description: str = '', validate: bool = True) -> dict:
+    G, cfg, state = load_generator(Path(checkpoint), direction)
+    src, dst = (cfg.domain_a, cfg.domain_b) if direction == 'AB' else (cfg.domain_b, cfg.domain_a)
+    model_id = model_id or f'{src}2{dst}'.lower().replace(' ', '-')
+    if not MODEL_ID.match(model_id):
+        raise ExportError(f'invalid model id {model_id!r}: use lowercase letters, digits, - and _')
+    title = title or f'{src.capitalize()} → {dst.capitalize()}'
+    models_dir = Path(models_dir)
+    onnx_path, json_path = models_dir / f'{model_id}.onnx', models_dir / f'{model_id}.json'
+
+    tmp_onnx = onnx_path.with_name(onnx_path.name + '.tmp')
+    exporter = export_onnx(G, tmp_onnx)
+    parity = check_parity(G, tmp_onnx)
+    os.replace(tmp_onnx, onnx_path)
+
+    manifest = build_manifest(model_id=model_id, title=title, G=G, cfg=cfg, state=state, direction=direction,
+                              parity=parity, exporter=exporter, description=description)
+    if json_path.exists():  # keep evaluate.py's metrics when they describe this same checkpoint
+        try:
+            old = json.loads(json_path.read_text())
+            same = (old.get('architecture') == manifest['architecture']
+                    and old.get('provenance', {}).get('iterations') == manifest['provenance']['iterations']
+                    and old.get('provenance', {}).get('command') == manifest['provenance']['command'])
+            if same and 'metrics' in old:
+                manifest['metrics'] = old['metrics']
+        except (OSError, ValueError):
+            pass
+    json_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + '\n')
+    checked = validate_manifest(json_path) if validate else None
+    print(f'exported {onnx_path} ({onnx_path.stat().st_size / 1e6:.2f} MB, {manifest["params"]:,} params, '
+          f'{manifest["macsAt256"] / 1e9:.3f} G MACs at 256x256, parity {parity:.1e}) and {json_path}'
+          + (f'; {checked}' if checked else '; manifest not validated (no node/tsx here)'), flush=True)
+    return manifest
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--checkpoint', required=True, help='ckpt.pt or final.pt written by train.py')
+    p.add_argument('--direction', default='AB', choices=['AB', 'BA'], help='AB: domain_a -> domain_b')
+    p.add_argument('--id', dest='model_id', help='model id (default <from>2<to>)')
+    p.add_argument('--title')
+    p.add_argument('--description', default='', help='appended to provenance.description')
+    p.add_argument('--models_dir', default=str(REPO_ROOT / 'models'))
+    p.add_argument('--no-validate', dest='validate', action='store_false')
+    a = p.parse_args(argv)
+    export(Path(a.checkpoint), a.direction, Path(a.models_dir), a.model_id, a.title, a.description, a.validate)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,53 @@
+"""Stage the training images for the GPU machine in .gpu/datasets/ (git-ignored).
+
+Only the working tree travels to the GPU machine (64 MiB at most) and the original JPEGs of the two
+train sets weigh ~145 MB, so each train image is re-encoded as WebP (quality 70, method 6, 256x256
+as before): ~38 MiB for all 3201 images. Test images are not staged; evaluation runs here on the
+original files. Names are kept (only the extension changes), so samples stay traceable.
+
+    /usr/bin/python3 training/gpu/stage_data.py [--quality 70]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from data import list_images, resolve_dataset  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+DATASETS = ('horse2zebra', 'summer2winter_yosemite')
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument('--quality', type=int, default=70)
+    p.add_argument('--out', default=str(REPO_ROOT / '.gpu' / 'datasets'))
+    a = p.parse_args()
+    total = 0
+    for name in DATASETS:
+        root = resolve_dataset(name)
+        for split in ('trainA', 'trainB'):
+            dst = Path(a.out) / name / split
+            dst.mkdir(parents=True, exist_ok=True)
+            files = list_images(root / split)
+
+            def convert(f: Path) -> int:
+                out = dst / (f.stem + '.webp')
+                with Image.open(f) as im:
+                    im.convert('RGB').save(out, 'WEBP', quality=a.quality, method=6)
+                return out.stat().st_size
+
+            with ThreadPoolExecutor(2) as ex:
+                size = sum(ex.map(convert, files))
+            total += size
+            print(f'{name}/{split}: {len(files)} images -> {dst} ({size / 2**20:.1f} MiB)', flush=True)
+    print(f'total {total / 2**20:.1f} MiB', flush=True)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,91 @@
+import json
+import shutil
+
+import pytest
+import torch
+
+from conftest import tiny_config
+from evaluate import (cycle_l1, edge_correlation, evaluate, flicker, kid, read_clip, run_generator, ssim_grey,
+                      translation_success)
+from data import datasets_root
+from export import export
+from models import FastGenerator
+from train import train
+
+
+def test_kid_of_identical_sets_is_about_zero():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 16, generator=g)
+    same, _ = kid(x, x.clone())
+    other, _ = kid(x, torch.randn(200, 16, generator=g) + 1.0)
+    assert abs(same) < 0.02 * other
+    assert other > 0
+
+
+def test_translation_success_of_a_perfect_and_a_wrong_classifier():
+    red = torch.zeros(5, 3, 8, 8)
+    red[:, 0] = 1
+    blue = torch.zeros(4, 3, 8, 8)
+    blue[:, 2] = 1
+    perfect = lambda x: (x[:, 2].mean((1, 2)) > x[:, 0].mean((1, 2))).long()  # noqa: E731  1 = blue
+    assert translation_success(perfect, blue, target=1) == 1.0
+    assert translation_success(perfect, red, target=1) == 0.0
+    assert translation_success(perfect, torch.cat([red, blue]), target=0) == pytest.approx(5 / 9)
+
+
+def test_flicker_of_a_static_clip_is_zero():
+    frame = torch.rand(1, 3, 32, 48) * 2 - 1
+    clip = frame.repeat(6, 1, 1, 1)
+    G = FastGenerator(8, 1).eval()
+    f = flicker(clip, run_generator(G, clip))
+    assert f['outputChangeStatic'] == 0.0 and f['staticFraction'] == 1.0 and f['inputChangeAll'] == 0.0
+
+
+def test_flicker_counts_only_static_pixels():
+    inp = torch.zeros(2, 3, 4, 4)
+    inp[1, :, 0, :] = 1.0  # top row changes a lot: not static
+    out = torch.zeros(2, 3, 4, 4)
+    out[1] = 0.2  # output changes by 0.1 (0..1 scale) everywhere
+    f = flicker(inp, out)
+    assert f['staticFraction'] == pytest.approx(0.75)
+    assert f['outputChangeStatic'] == pytest.approx(0.1)
+
+
+def test_content_metrics_of_identical_images():
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    assert ssim_grey(x, x).tolist() == pytest.approx([1.0, 1.0])
+    assert edge_correlation(x, x).tolist() == pytest.approx([1.0, 1.0])
+    assert cycle_l1(x, x) == 0.0
+    assert float(ssim_grey(x, -x).mean()) < 0.5
+
+
+def test_real_clip_is_read_at_a_multiple_of_4():
+    clip = datasets_root() / 'videos' / 'davis-horsejump-high.mp4'
+    frames = read_clip(clip, 64, 3)
+    assert frames.shape[0] == 3 and frames.shape[1] == 3
+    assert frames.shape[2] == 64 and frames.shape[3] % 4 == 0
+    assert -1 <= float(frames.min()) and float(frames.max()) <= 1
+
+
+@pytest.mark.parametrize('backend', ['onnx', 'torch'])
+def test_evaluate_writes_metrics_into_the_manifest(tiny_dataset, tmp_path, backend):
+    if shutil.which('node') is None:
+        pytest.skip('node is needed for the ONNX parity check')
+    run = tmp_path / 'run'
+    train(tiny_config(tiny_dataset, run, iters=2, domain_a='horse', domain_b='zebra'))
+    export(run / 'final.pt', 'AB', tmp_path / 'models')
+    clips = tmp_path / 'videos'
+    clips.mkdir()
+    shutil.copy(datasets_root() / 'videos' / 'davis-cows.mp4', clips)
+    metrics = evaluate(run / 'final.pt', tmp_path / 'models' / 'horse2zebra.json', dataset=str(tiny_dataset),
+                       classifier_px=32, classifier_width=8, classifier_epochs=1, cache_dir=tmp_path / 'cls',
+                       videos_dir=clips, flicker_frames=3, backend=backend)
+    m = json.loads((tmp_path / 'models' / 'horse2zebra.json').read_text())
+    assert m['metrics'] == metrics
+    assert 0 <= metrics['translationSuccess'] <= 1
+    assert 0 <= metrics['classifier']['testAccuracy'] <= 1
+    assert metrics['cycleL1'] >= 0 and -1 <= metrics['ssimGrey'] <= 1
+    assert set(metrics['flicker']['clips']) == {'davis-cows.mp4'}
+    assert (tmp_path / 'models' / 'horse2zebra.grid.png').is_file()
+    assert list((tmp_path / 'cls').glob('tiny_h2z-*.pt'))  # classifier cached
+    assert metrics['inference'].startswith('ONNX' if backend == 'onnx' else 'torch')

@@ -1,0 +1,383 @@
+"""Train a CycleGAN: two generators (A->B, B->A) and two PatchGAN discriminators.
+
+    npm run train -- --dataset horse2zebra --out_dir runs/h2z --time_budget_min 30
+    python3 training/train.py --help            # every knob is a field of config.Config
+
+Losses as in the paper: LSGAN adversarial, cycle L1 (lambda 10), identity L1 (0.5 lambda), a pool of
+50 generated images for the discriminators, Adam(2e-4, beta1 0.5), constant LR for the first half of
+the run then linear decay to 0. Writes to out_dir:
+    ckpt.pt       everything needed to resume (--resume continues at the same step and LR)
+    final.pt      config + both generators at the last step (for export.py / evaluate.py)
+    losses.csv    mean losses every log_every iterations
+    samples/      a PNG grid per epoch: rows of real | translated | reconstructed
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import platform
+import shlex
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import config as C  # noqa: E402
+from data import UnpairedBatches, open_split, resolve_dataset, save_grid  # noqa: E402
+from models import build_discriminator, build_generator, count_macs, count_params, init_weights  # noqa: E402
+
+CKPT_FORMAT = 'cyclestream-cyclegan-v1'
+
+
+class CheckpointError(Exception):
+    """A checkpoint is missing, unreadable or not ours."""
+
+
+def load_checkpoint(path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f'no checkpoint at {path}')
+    try:
+        # Our checkpoints hold only tensors and plain Python values, so torch 2.x's safe loader reads
+        # them. Torch 1.13's weights_only unpickler cannot read floats, so there we load as before 2.0.
+        # Checkpoints written before torch_version was stored as a str hold a TorchVersion object.
+        if hasattr(torch.serialization, 'add_safe_globals'):
+            torch.serialization.add_safe_globals([torch.torch_version.TorchVersion])
+        state = torch.load(path, map_location='cpu', weights_only=int(torch.__version__.split('.')[0]) >= 2)
+    except Exception as e:  # noqa: BLE001 - torch raises many types for bad files
+        raise CheckpointError(f'cannot read checkpoint {path}: {e}') from e
+    if not isinstance(state, dict) or state.get('format') != CKPT_FORMAT:
+        raise CheckpointError(f'{path} is not a cyclestream CycleGAN checkpoint')
+    return state
+
+
+class ImagePool:
+    """The paper's history buffer: once full, each new fake replaces a stored one half the time and
+    the discriminator sees the stored one instead."""
+
+    def __init__(self, size: int, generator: torch.Generator):
+        self.size, self.g, self.images = size, generator, []
+
+    def query(self, fakes: torch.Tensor) -> torch.Tensor:  # [B, 3, H, W] -> [B, 3, H, W]
+        if self.size == 0:
+            return fakes
+        out = []
+        for img in fakes.detach().float().split(1):
+            if len(self.images) < self.size:
+                self.images.append(img)
+                out.append(img)
+            elif torch.rand(1, generator=self.g).item() < 0.5:
+                j = int(torch.randint(0, self.size, (1,), generator=self.g).item())
+                out.append(self.images[j])
+                self.images[j] = img
+            else:
+                out.append(img)
+        return torch.cat(out)
+
+
+def hardware_name(device: torch.device, threads: int) -> str:
+    if device.type == 'cuda':
+        return f'{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})'
+    cpu = platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next(line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
+    except (OSError, StopIteration):
+        pass
+    return f'CPU {cpu}, {threads} threads'
+
+
+def lr_at(cfg: C.Config, step: int, total: Optional[int]) -> float:
+    """Constant, then linear decay to 0 at step == total."""
+    if not total:
+        return cfg.lr
+    start = cfg.decay_start * total
+    if step < start:
+        return cfg.lr
+    return cfg.lr * max(0.0, (total - step) / max(1e-9, total - start))
+
+
+def train(cfg: C.Config, command: Optional[str] = None) -> dict:
+    t_start = time.time()
+    out_dir = Path(cfg.out_dir)
+    print(f'cyclestream train.py (torch {torch.__version__})\n{C.describe(cfg)}', flush=True)
+
+    # ---- device ---------------------------------------------------------------------------
+    if cfg.device == 'auto':
+        device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    else:
+        device = torch.device(cfg.device)
+    cuda = device.type == 'cuda'
+    if cuda:
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
+    else:
+        torch.set_num_threads(cfg.threads)  # Debian's torch starts with 1 thread
+    amp = cuda and cfg.amp
+    mem_fmt = torch.channels_last if (cuda and cfg.channels_last) else torch.contiguous_format
+    torch.manual_seed(cfg.seed)
+
+    # ---- data -----------------------------------------------------------------------------
+    root = resolve_dataset(cfg.dataset)
+    imgs_a, imgs_b = open_split(root, 'train', cfg.load_px, cfg.crop_px, cfg.max_images)
+    batch_gen = torch.Generator().manual_seed(cfg.seed + 1)
+    batches = UnpairedBatches(imgs_a, imgs_b, cfg.batch_size, cfg.crop_px, cfg.flip, device, cfg.preload, batch_gen)
+    iters_per_epoch = math.ceil(max(len(imgs_a), len(imgs_b)) / cfg.batch_size)
+    sample_a, sample_b = batches.fixed(cfg.n_samples)
+    print(f'data: {root} trainA {len(imgs_a)} / trainB {len(imgs_b)} images, {iters_per_epoch} it/epoch, '
+          f'preload={cfg.preload}, device={device}', flush=True)
+
+    # ---- models and optimisers --------------------------------------------------------------
+    G_AB, G_BA = build_generator(cfg), build_generator(cfg)  # A->B, B->A
+    D_A, D_B = build_discriminator(cfg), build_discriminator(cfg)  # real A vs fake A, real B vs fake B
+    for net in (G_AB, G_BA, D_A, D_B):
+        init_weights(net)
+    if cfg.init_from:
+        start = load_checkpoint(Path(cfg.init_from))
+        arch = ('gen', 'ngf', 'n_blocks')
+        if any(start['config'].get(k) != getattr(cfg, k) for k in arch):
+            raise C.ConfigMismatchError(f'{cfg.init_from}: generator {[start["config"].get(k) for k in arch]} '
+                                        f'differs from the requested {[getattr(cfg, k) for k in arch]}')
+        G_AB.load_state_dict(start['G_AB'])
+        G_BA.load_state_dict(start['G_BA'])
+        print(f'generators initialised from {cfg.init_from} (step {start["step"]})', flush=True)
+    print(f'generator {cfg.gen} ngf {cfg.ngf} blocks {cfg.n_blocks}: {count_params(G_AB):,} params, '
+          f'{count_macs(G_AB) / 1e9:.3f} G MACs at 256x256; discriminator {count_params(D_A):,} params', flush=True)
+    for net in (G_AB, G_BA, D_A, D_B):
+        net.to(device=device, memory_format=mem_fmt)
+    opt_G = torch.optim.Adam(list(G_AB.parameters()) + list(G_BA.parameters()), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    opt_D = torch.optim.Adam(list(D_A.parameters()) + list(D_B.parameters()), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    pool_gen = torch.Generator().manual_seed(cfg.seed + 2)
+    pool_A, pool_B = ImagePool(cfg.pool_size, pool_gen), ImagePool(cfg.pool_size, pool_gen)
+
+    # ---- resume -----------------------------------------------------------------------------
+    step, total, wall_before = 0, None, 0.0
+    ckpt_path = out_dir / 'ckpt.pt'
+    if cfg.resume:
+        state = load_checkpoint(ckpt_path)
+        C.check_resume(state['config'], cfg, str(ckpt_path))
+        for name, net in (('G_AB', G_AB), ('G_BA', G_BA), ('D_A', D_A), ('D_B', D_B)):
+            net.load_state_dict(state[name])
+        opt_G.load_state_dict(state['opt_G'])
+        opt_D.load_state_dict(state['opt_D'])
+        pool_A.images = [t.to(device) for t in state['pool_A']]
+        pool_B.images = [t.to(device) for t in state['pool_B']]
+        batch_gen.set_state(state['rng_batches'])
+        pool_gen.set_state(state['rng_pool'])
+        torch.set_rng_state(state['rng_torch'])
+        step, total, wall_before = state['step'], state['total_iters'], state['wall_time_s']
+        print(f'resumed {ckpt_path} at step {step} of {total}, lr {lr_at(cfg, step, total):.3e}', flush=True)
+    elif ckpt_path.exists():
+        raise C.ConfigMismatchError(f'{ckpt_path} exists: pass --resume to continue it, or choose another --out_dir')
+    elif cfg.time_budget_min <= 0:
+        total = cfg.iters if cfg.iters > 0 else max(1, round(cfg.epochs * iters_per_epoch))
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    # ---- optional torch.compile (CUDA, torch 2.x), eager fallback -----------------------------
+    fwd = {'G_AB': G_AB, 'G_BA': G_BA, 'D_A': D_A, 'D_B': D_B}
+    compiled = False
+    if cfg.compile and cuda and hasattr(torch, 'compile'):
+        fwd = {k: torch.compile(v) for k, v in fwd.items()}
+        compiled = True
+
+    hardware = hardware_name(device, cfg.threads)
+    command = command or 'train(' + ', '.join(f'{k}={v!r}' for k, v in C.to_dict(cfg).items()) + ')'
+
+    def save(path: Path, full: bool) -> None:
+        state = {
+            'format': CKPT_FORMAT, 'config': C.to_dict(cfg), 'step': step, 'total_iters': total,
+            'iters_per_epoch': iters_per_epoch, 'epochs_done': step * cfg.batch_size / max(len(imgs_a), len(imgs_b)),
+            'n_images': [len(imgs_a), len(imgs_b)], 'wall_time_s': wall_before + time.time() - t_start,
+            'hardware': hardware, 'torch_version': str(torch.__version__), 'command': command,
+            'G_AB': G_AB.state_dict(), 'G_BA': G_BA.state_dict(),
+        }
+        if full:
+            state.update({
+                'D_A': D_A.state_dict(), 'D_B': D_B.state_dict(),
+                'opt_G': opt_G.state_dict(), 'opt_D': opt_D.state_dict(),
+                'pool_A': [t.cpu() for t in pool_A.images], 'pool_B': [t.cpu() for t in pool_B.images],
+                'rng_batches': batch_gen.get_state(), 'rng_pool': pool_gen.get_state(), 'rng_torch': torch.get_rng_state(),
+            })
+        tmp = path.with_name(path.name + '.tmp')
+        torch.save(state, tmp)
+        os.replace(tmp, path)  # a run killed mid-save keeps its previous checkpoint
+
+    def sample_grid(name: str) -> None:
+        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            for net in (G_AB, G_BA):
+                net.eval()  # no-op for our layers, but keeps the habit honest
+            fb = G_AB(sample_a); ra = G_BA(fb)
+            fa = G_BA(sample_b); rb = G_AB(fa)
+            for net in (G_AB, G_BA):
+                net.train()
+        rows = [[sample_a[i], fb[i], ra[i]] for i in range(len(sample_a))]
+        rows += [[sample_b[i], fa[i], rb[i]] for i in range(len(sample_b))]
+        save_grid(rows, out_dir / 'samples' / f'{name}.png')
+
+    def set_requires_grad(nets, flag: bool) -> None:
+        for net in nets:
+            for p in net.parameters():
+                p.requires_grad_(flag)
+
+    def train_step(real_A: torch.Tensor, real_B: torch.Tensor) -> torch.Tensor:
+        B = real_A.shape[0]
+        # -- generators: fool both discriminators, reconstruct both ways, keep targets unchanged.
+        set_requires_grad((D_A, D_B), False)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            # one call per generator for the translation and the identity pass (InstanceNorm is
+            # per image, so batching them together changes nothing but the launch count)
+            fake_B, idt_B = fwd['G_AB'](torch.cat([real_A, real_B])).split(B)  # G_AB(A), G_AB(B)
+            fake_A, idt_A = fwd['G_BA'](torch.cat([real_B, real_A])).split(B)  # G_BA(B), G_BA(A)
+            rec_A = fwd['G_BA'](fake_B)  # A -> B -> A
+            rec_B = fwd['G_AB'](fake_A)  # B -> A -> B
+            pred_fake_B = fwd['D_B'](fake_B)
+            pred_fake_A = fwd['D_A'](fake_A)
+        adv_AB = F.mse_loss(pred_fake_B.float(), torch.ones_like(pred_fake_B, dtype=torch.float32))
+        adv_BA = F.mse_loss(pred_fake_A.float(), torch.ones_like(pred_fake_A, dtype=torch.float32))
+        cyc_A = F.l1_loss(rec_A.float(), real_A)
+        cyc_B = F.l1_loss(rec_B.float(), real_B)
+        idt_A_l = F.l1_loss(idt_A.float(), real_A)
+        idt_B_l = F.l1_loss(idt_B.float(), real_B)
+        lam, lam_idt = cfg.lambda_cycle, cfg.lambda_cycle * cfg.lambda_identity
+        loss_G = adv_AB + adv_BA + lam * (cyc_A + cyc_B) + lam_idt * (idt_A_l + idt_B_l)
+        opt_G.zero_grad(set_to_none=True)
+        loss_G.backward()
+        opt_G.step()
+
+        # -- discriminators: real -> 1, pooled fakes -> 0 (LSGAN), halved as in the paper.
+        set_requires_grad((D_A, D_B), True)
+        fake_B_pool = pool_B.query(fake_B).to(memory_format=mem_fmt)
+        fake_A_pool = pool_A.query(fake_A).to(memory_format=mem_fmt)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            pred_B = fwd['D_B'](torch.cat([real_B, fake_B_pool])).float()
+            pred_A = fwd['D_A'](torch.cat([real_A, fake_A_pool])).float()
+        loss_D_B = 0.5 * (F.mse_loss(pred_B[:B], torch.ones_like(pred_B[:B])) + F.mse_loss(pred_B[B:], torch.zeros_like(pred_B[B:])))
+        loss_D_A = 0.5 * (F.mse_loss(pred_A[:B], torch.ones_like(pred_A[:B])) + F.mse_loss(pred_A[B:], torch.zeros_like(pred_A[B:])))
+        opt_D.zero_grad(set_to_none=True)
+        (loss_D_A + loss_D_B).backward()
+        opt_D.step()
+        return torch.stack([loss_G, adv_AB, adv_BA, cyc_A, cyc_B, idt_A_l, idt_B_l, loss_D_A, loss_D_B]).detach()
+
+    # ---- logging ----------------------------------------------------------------------------
+    columns = ['step', 'epoch', 'lr', 'loss_G', 'G_adv_AB', 'G_adv_BA', 'cycle_A', 'cycle_B', 'idt_A', 'idt_B',
+               'D_A', 'D_B', 'it_per_s', 'elapsed_s']
+    csv_path = out_dir / 'losses.csv'
+    new_csv = not csv_path.exists() or not cfg.resume
+    csv_file = open(csv_path, 'a' if cfg.resume else 'w', newline='')
+    writer = csv.writer(csv_file)
+    if new_csv:
+        writer.writerow(columns)
+    loss_sum, loss_n = None, 0
+    t_log, step_log = time.time(), step
+
+    budget_s = cfg.time_budget_min * 60.0
+    measure_s = min(cfg.budget_measure_s, 0.1 * budget_s)
+    t_measure, step_measure = None, None
+    start_step = step
+    bar = tqdm(total=total or 0, initial=step, disable=not cfg.progress, dynamic_ncols=True,
+               mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=out_dir.name)
+
+    def sync() -> None:
+        if cuda:
+            torch.cuda.synchronize(device)
+
+    # ---- the loop ---------------------------------------------------------------------------
+    stopped_early = False
+    try:
+        while total is None or step < total:
+            lr = lr_at(cfg, step, total)
+            for opt in (opt_G, opt_D):
+                for group in opt.param_groups:
+                    group['lr'] = lr
+            real_A, real_B = batches.next()
+            real_A = real_A.contiguous(memory_format=mem_fmt)
+            real_B = real_B.contiguous(memory_format=mem_fmt)
+            try:
+                losses = train_step(real_A, real_B)
+            except Exception as e:  # noqa: BLE001 - any compile failure falls back to eager
+                if not compiled or step - start_step > 2:
+                    raise
+                print(f'torch.compile failed ({type(e).__name__}: {e}); continuing in eager mode', flush=True)
+                fwd = {'G_AB': G_AB, 'G_BA': G_BA, 'D_A': D_A, 'D_B': D_B}
+                compiled = False
+                losses = train_step(real_A, real_B)
+            step += 1
+            bar.update(1)
+            loss_sum = losses if loss_sum is None else loss_sum + losses
+            loss_n += 1
+
+            # wall-clock budget: time some iterations after a warm-up, then fix the total
+            if total is None:
+                warm = step - start_step >= cfg.budget_warmup_iters or time.time() - t_start > 0.25 * budget_s
+                if t_measure is None and warm:
+                    sync()
+                    t_measure, step_measure = time.time(), step
+                elif t_measure is not None and step - step_measure >= 3 and time.time() - t_measure >= measure_s:
+                    sync()
+                    now = time.time()
+                    rate = (step - step_measure) / (now - t_measure)
+                    remaining = budget_s - (now - t_start) - (2.0 + 0.03 * budget_s)
+                    total = step + max(0, int(rate * remaining * cfg.budget_safety))
+                    bar.total = total
+                    bar.refresh()
+                    print(f'\ntime budget {cfg.time_budget_min} min: {rate:.2f} it/s measured, '
+                          f'{now - t_start:.0f} s used -> total {total} iterations '
+                          f'({total * cfg.batch_size / max(len(imgs_a), len(imgs_b)):.1f} epochs)', flush=True)
+
+            if step % cfg.log_every == 0 or step == total:
+                means = (loss_sum / loss_n).tolist()
+                now = time.time()
+                rate = (step - step_log) / max(1e-9, now - t_log)
+                epoch = step * cfg.batch_size / max(len(imgs_a), len(imgs_b))
+                writer.writerow([step, f'{epoch:.3f}', f'{lr:.3e}'] + [f'{v:.5f}' for v in means]
+                                + [f'{rate:.3f}', f'{wall_before + now - t_start:.1f}'])
+                csv_file.flush()
+                bar.set_postfix(G=f'{means[0]:.3f}', cyc=f'{means[3] + means[4]:.3f}', D=f'{means[7] + means[8]:.3f}',
+                                lr=f'{lr:.1e}', refresh=False)
+                loss_sum, loss_n, t_log, step_log = None, 0, now, step
+
+            if step % iters_per_epoch == 0 and step != total:
+                epoch = step // iters_per_epoch
+                if epoch % cfg.sample_every_epochs == 0:
+                    sample_grid(f'epoch_{epoch:03d}')
+                if epoch % cfg.ckpt_every_epochs == 0:
+                    save(ckpt_path, full=True)
+            if cfg.stop_after and step - start_step >= cfg.stop_after and step != total:
+                stopped_early = True
+                break
+    except KeyboardInterrupt:
+        # e.g. `timeout -s INT`: keep what was learnt; a second SIGINT (a wrapper forwarding the
+        # terminal's Ctrl-C) must not cut the save short
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print(f'\ninterrupted at step {step}; saving {ckpt_path}', flush=True)
+        save(ckpt_path, full=True)
+        save(out_dir / 'final.pt', full=False)
+        raise
+    finally:
+        bar.close()
+        csv_file.close()
+
+    sample_grid('final' if not stopped_early else f'step_{step:06d}')
+    save(ckpt_path, full=True)
+    if not stopped_early:
+        save(out_dir / 'final.pt', full=False)
+    wall = wall_before + time.time() - t_start
+    summary = {'step': step, 'total_iters': total, 'lr': lr_at(cfg, step, total), 'wall_time_s': round(wall, 1),
+               'epochs_done': step * cfg.batch_size / max(len(imgs_a), len(imgs_b)), 'out_dir': str(out_dir)}
+    print(f'done: {summary}', flush=True)
+    return summary
+
+
+if __name__ == '__main__':
+    cfg = C.parse_args()
+    cmd = shlex.join([os.path.basename(sys.executable), 'training/train.py'] + sys.argv[1:])
+    try:
+        train(cfg, command=cmd)
+    except KeyboardInterrupt:
+        sys.exit(130)  # the checkpoint is saved; no traceback needed
