@@ -1,4 +1,5 @@
 import type { ModelSummary } from '../lib/contract';
+import { SmoothingSlider } from './SmoothingSlider';
 
 export const RESOLUTIONS_PX = [128, 192, 256, 320, 384, 480] as const;
 
@@ -48,20 +49,7 @@ export function Controls(props: ControlsProps) {
       </div>
 
       <div className="control control-smoothing">
-        <label htmlFor="smoothing">
-          Smoothing <output htmlFor="smoothing">{smoothing.toFixed(2)}</output>
-        </label>
-        <input
-          id="smoothing"
-          data-testid="smoothing"
-          type="range"
-          min={0}
-          max={1}
-          step={0.05}
-          value={smoothing}
-          onChange={(e) => props.onSmoothingChange(Number(e.target.value))}
-        />
-        <span className="control-hint">Less flicker on still scenes</span>
+        <SmoothingSlider id="smoothing" testId="smoothing" value={smoothing} onChange={props.onSmoothingChange} />
       </div>
 
       <div className="control control-resolution">

@@ -1,11 +1,11 @@
 'use client';
 
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { fetchHealth, fetchModels } from '../lib/api';
 import { ClientError, cameraError, toClientError } from '../lib/client-error';
-import type { Backend, ModelSummary, SessionStats } from '../lib/contract';
+import type { Backend, SessionStats } from '../lib/contract';
 import { LiveSession } from '../lib/live-session';
 import { useSocket, type SocketState } from '../lib/use-socket';
+import { useModels, type ModelsState } from '../lib/use-models';
 import { Controls, titleCase, type Phase } from './Controls';
 import { ErrorBanner } from './ErrorBanner';
 import { StatsPanel } from './StatsPanel';
@@ -28,16 +28,10 @@ interface ShownError {
   modelId?: string;
 }
 
-type ModelsState =
-  | { kind: 'loading' }
-  | { kind: 'ready'; models: ModelSummary[] }
-  | { kind: 'failed'; error: ClientError };
-
 export function LiveStudio() {
   const { socket, state: socketState } = useSocket();
+  const { modelsState, models, selectedId: selectedModelId, setSelectedId: setSelectedModelId, reload: loadModels } = useModels(socketState);
 
-  const [modelsState, setModelsState] = useState<ModelsState>({ kind: 'loading' });
-  const [selectedModelId, setSelectedModelId] = useState('');
   const [activeModelId, setActiveModelId] = useState<string | null>(null);
   const [modelBusy, setModelBusy] = useState(false);
   const [smoothing, setSmoothing] = useState(DEFAULT_SMOOTHING);
@@ -59,36 +53,6 @@ export function LiveStudio() {
   const pendingModelRef = useRef<string | null>(null);
   const sentOptionsRef = useRef({ smoothing: DEFAULT_SMOOTHING, shortSidePx: DEFAULT_SHORT_SIDE_PX });
 
-  const models = modelsState.kind === 'ready' ? modelsState.models : null;
-
-  const loadModels = useCallback(async (signal?: AbortSignal) => {
-    setModelsState({ kind: 'loading' });
-    try {
-      const [list, health] = await Promise.all([fetchModels(signal), fetchHealth(signal).catch(() => null)]);
-      if (signal?.aborted) return;
-      setModelsState({ kind: 'ready', models: list });
-      setSelectedModelId((current) => {
-        if (current && list.some((m) => m.id === current)) return current;
-        const preferred = health?.defaultModel;
-        if (preferred && list.some((m) => m.id === preferred)) return preferred;
-        return list[0]?.id ?? '';
-      });
-    } catch (err) {
-      if (signal?.aborted) return;
-      setModelsState({ kind: 'failed', error: toClientError(err) });
-    }
-  }, []);
-
-  useEffect(() => {
-    const ctrl = new AbortController();
-    void loadModels(ctrl.signal);
-    return () => ctrl.abort();
-  }, [loadModels]);
-
-  // The server came (back) up after the model list failed to load: try again without a click.
-  useEffect(() => {
-    if (socketState === 'connected' && modelsState.kind === 'failed') void loadModels();
-  }, [socketState, modelsState.kind, loadModels]);
 
   const releaseCamera = useCallback(() => {
     streamRef.current?.getTracks().forEach((t) => t.stop());

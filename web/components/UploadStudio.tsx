@@ -1,14 +1,15 @@
 'use client';
 
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { fetchHealth, fetchModels } from '../lib/api';
 import { ClientError, toClientError } from '../lib/client-error';
-import type { JobInfo, JobProgress, ModelSummary } from '../lib/contract';
+import type { JobInfo, JobProgress } from '../lib/contract';
 import { cancelJob, fetchJob, fetchJobs, translateImageFile, uploadVideo, type TranslatedImage, type UploadHandle } from '../lib/jobs-api';
 import { useSocket } from '../lib/use-socket';
+import { useModels } from '../lib/use-models';
 import { titleCase } from './Controls';
 import { DropZone } from './DropZone';
 import { ErrorBanner } from './ErrorBanner';
+import { SmoothingSlider } from './SmoothingSlider';
 import { JobList } from './JobList';
 import { ProgressBar } from './ProgressBar';
 
@@ -28,8 +29,6 @@ const IMAGE_ACCEPT = 'image/jpeg,image/png,image/webp,.jpg,.jpeg,.png,.webp';
 /** While the socket is down, running jobs are polled instead. */
 const POLL_MS = 2000;
 
-type ModelsState = { kind: 'loading' } | { kind: 'ready'; models: ModelSummary[] } | { kind: 'failed'; error: ClientError };
-
 interface ImageResult {
   originalUrl: string;
   name: string;
@@ -40,9 +39,8 @@ const ACTIVE = new Set(['queued', 'running']);
 
 export function UploadStudio() {
   const { socket, state: socketState } = useSocket();
+  const { modelsState, models, selectedId: modelId, setSelectedId: setModelId, reload: loadModels } = useModels(socketState);
   const [mode, setMode] = useState<Mode>('video');
-  const [modelsState, setModelsState] = useState<ModelsState>({ kind: 'loading' });
-  const [modelId, setModelId] = useState('');
   const [smoothing, setSmoothing] = useState(0.5);
   const [size, setSize] = useState('');
   const [file, setFile] = useState<File | null>(null);
@@ -54,23 +52,6 @@ export function UploadStudio() {
   const [image, setImage] = useState<ImageResult | null>(null);
   const uploadRef = useRef<UploadHandle | null>(null);
 
-  const models = modelsState.kind === 'ready' ? modelsState.models : null;
-
-  const loadModels = useCallback(async (signal?: AbortSignal) => {
-    setModelsState({ kind: 'loading' });
-    try {
-      const [list, health] = await Promise.all([fetchModels(signal), fetchHealth(signal).catch(() => null)]);
-      if (signal?.aborted) return;
-      setModelsState({ kind: 'ready', models: list });
-      setModelId((current) => {
-        if (current && list.some((m) => m.id === current)) return current;
-        const preferred = health?.defaultModel;
-        return preferred && list.some((m) => m.id === preferred) ? preferred : (list[0]?.id ?? '');
-      });
-    } catch (err) {
-      if (!signal?.aborted) setModelsState({ kind: 'failed', error: toClientError(err) });
-    }
-  }, []);
 
   const mergeJob = useCallback((job: JobInfo) => {
     setJobs((prev) => {
@@ -107,10 +88,9 @@ export function UploadStudio() {
 
   useEffect(() => {
     const ctrl = new AbortController();
-    void loadModels(ctrl.signal);
     void loadJobs(ctrl.signal);
     return () => ctrl.abort();
-  }, [loadModels, loadJobs]);
+  }, [loadJobs]);
 
   useEffect(() => {
     if (!socket) return;
@@ -137,9 +117,6 @@ export function UploadStudio() {
     return () => clearInterval(timer);
   }, [socketState, activeIds, mergeJob]);
 
-  useEffect(() => {
-    if (socketState === 'connected' && modelsState.kind === 'failed') void loadModels();
-  }, [socketState, modelsState.kind, loadModels]);
 
   // Object URLs of the image mode hold whole images in memory until revoked.
   useEffect(
@@ -298,21 +275,7 @@ export function UploadStudio() {
             {mode === 'video' ? (
               <>
                 <div className="control">
-                  <label htmlFor="upload-smoothing">
-                    Smoothing <output htmlFor="upload-smoothing">{smoothing.toFixed(2)}</output>
-                  </label>
-                  <input
-                    id="upload-smoothing"
-                    data-testid="upload-smoothing"
-                    type="range"
-                    min={0}
-                    max={1}
-                    step={0.05}
-                    value={smoothing}
-                    disabled={busy}
-                    onChange={(e) => setSmoothing(Number(e.target.value))}
-                  />
-                  <span className="control-hint">Less flicker on still scenes</span>
+                  <SmoothingSlider id="upload-smoothing" testId="upload-smoothing" value={smoothing} disabled={busy} onChange={setSmoothing} />
                 </div>
                 <div className="control">
                   <label htmlFor="upload-size">Output size</label>
