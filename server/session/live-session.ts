@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { createRgbConverter, createVideoDecoder, createVideoEncoder, type DecodedFrame, type VideoDecoder, type VideoEncoder } from '../codec/index.js';
+import { createRgbConverter, createVideoDecoder, createVideoEncoder, type DecodedFrame, type Frame, type VideoDecoder, type VideoEncoder } from '../codec/index.js';
 import { LatestFrameScheduler, assertModelId, type Generator, type InferenceHost } from '../inference/index.js';
 import { createTemporalSmoother } from '../temporal/index.js';
 import type { EncodedVideoFrame, PeerSession } from '../webrtc/index.js';
@@ -68,6 +68,7 @@ export class LiveSession {
   #decodeChain: Promise<void> = Promise.resolve();
   #decodeQueued = 0;
   #running: Promise<void> = Promise.resolve();
+  #encoding: Promise<void> = Promise.resolve();
   #forceKeyframe = true;
   #closing: Promise<void> | null = null;
   #closeReason: CloseReason | null = null;
@@ -177,6 +178,11 @@ export class LiveSession {
     if (this.#pool.length < 4) this.#pool.push(img);
   }
 
+  /**
+   * Model, smoothing and the scale back to stream size; the encode is left running so the next
+   * frame's model run overlaps it. At most one encode is in flight: the converter's output frame
+   * is reused, so it is only rewritten once the previous encode has let go of it.
+   */
   async #translate(job: Job): Promise<void> {
     const run = (async () => {
       const gen = this.#generator;
@@ -184,28 +190,10 @@ export class LiveSession {
       const out = await gen.run(job.img);
       this.#inferenceMs.add(gen.stats().lastInferenceMs, Date.now());
       const smoothed = this.#temporal.process(job.img, out);
+      await this.#encoding;
+      if (this.#closing) return;
       const yuv = this.#converter.fromRgb(smoothed, job.streamWidth, job.streamHeight);
-      if (!this.#encoder) {
-        this.#encoder = createVideoEncoder({
-          codec: this.opts.peer.codec,
-          width: job.streamWidth,
-          height: job.streamHeight,
-          fps: 30,
-          bitrateKbps: this.opts.config.outputBitrateKbps,
-        });
-        this.opts.counters.codecs++;
-      }
-      const keyframe = this.#forceKeyframe;
-      this.#forceKeyframe = false;
-      const ptsMs = Math.max(this.#lastPtsMs + 1, Date.now() - this.#t0);
-      this.#lastPtsMs = ptsMs;
-      const packets = await this.#encoder.encode(yuv, { keyframe, ptsMs });
-      for (const p of packets) {
-        await this.opts.peer.sendFrame({ data: p.data, keyframe: p.keyframe, ptsMs: p.ptsMs });
-      }
-      const now = Date.now();
-      this.#fpsOut.add(1, now);
-      this.#latencyMs.add(now - job.receivedAtMs, now);
+      this.#encoding = this.#encodeAndSend(yuv, job.receivedAtMs).catch((err: unknown) => this.#log.warn({ err }, 'encode failed'));
     })();
     this.#running = run.catch(() => {});
     try {
@@ -213,6 +201,30 @@ export class LiveSession {
     } finally {
       this.#release(job.img);
     }
+  }
+
+  async #encodeAndSend(yuv: Frame, receivedAtMs: number): Promise<void> {
+    if (!this.#encoder) {
+      this.#encoder = createVideoEncoder({
+        codec: this.opts.peer.codec,
+        width: yuv.width,
+        height: yuv.height,
+        fps: 30,
+        bitrateKbps: this.opts.config.outputBitrateKbps,
+      });
+      this.opts.counters.codecs++;
+    }
+    const keyframe = this.#forceKeyframe;
+    this.#forceKeyframe = false;
+    const ptsMs = Math.max(this.#lastPtsMs + 1, Date.now() - this.#t0);
+    this.#lastPtsMs = ptsMs;
+    const packets = await this.#encoder.encode(yuv, { keyframe, ptsMs });
+    for (const p of packets) {
+      await this.opts.peer.sendFrame({ data: p.data, keyframe: p.keyframe, ptsMs: p.ptsMs });
+    }
+    const now = Date.now();
+    this.#fpsOut.add(1, now);
+    this.#latencyMs.add(now - receivedAtMs, now);
   }
 
   async switchModel(modelId: string): Promise<{ modelId: string; backend: Backend }> {
@@ -311,6 +323,7 @@ export class LiveSession {
     clearInterval(this.#statsTimer);
     for (const u of this.#unsubscribe) u();
     await this.#scheduler.close();
+    await this.#encoding;
     await this.#decodeChain.catch(() => {});
     await this.#switching.catch(() => {});
     const errors: unknown[] = [];
