@@ -4,24 +4,14 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { createInferenceHost } from '../../../server/inference/index.js';
 import {
-  ClosedError,
   InferenceError,
   ManifestError,
   ModelIdError,
   ModelLoadError,
   ModelNotFoundError,
 } from '../../../server/shared/errors.js';
-import type { RgbImage } from '../../../server/shared/image.js';
-import { FIXTURE_MODELS, scratchModels } from './helpers.js';
+import { CPU, allValues, assertCloseLifecycle, scratchModels } from './helpers.js';
 
-const CPU = { modelsDir: FIXTURE_MODELS, providers: ['cpu'] as const, intraOpThreads: 1 };
-
-/** Every byte value appears, at positions that differ per channel. */
-function allValues(width: number, height: number): RgbImage {
-  const data = new Uint8Array(width * height * 3);
-  for (let i = 0; i < data.length; i++) data[i] = (i * 37 + (i % 3) * 101) % 256;
-  return { width, height, data };
-}
 
 test('invert fixture: every output byte is 255 - input, exactly', async () => {
   await using host = createInferenceHost();
@@ -124,28 +114,6 @@ test('a manifest that disagrees with the model file is refused', async () => {
   }
 });
 
-test('close is idempotent, openSessions() returns to 0, and the host closes what it opened', async () => {
-  const host = createInferenceHost();
-  const a = await host.loadModel({ ...CPU, id: 'invert' });
-  const b = await host.loadModel({ ...CPU, id: 'swap-rb' });
-  const c = await host.loadModel({ ...CPU, id: 'invert' });
-  assert.equal(host.openSessions(), 3);
-  await a.close();
-  await a.close();
-  await a[Symbol.asyncDispose]();
-  assert.equal(host.openSessions(), 2);
-  await assert.rejects(a.run(allValues(8, 8)), ClosedError);
-
-  // Closing during a run waits for the run instead of failing it.
-  const running = b.run(allValues(8, 8));
-  const closing = b.close();
-  assert.equal((await running).width, 8);
-  await closing;
-  assert.equal(host.openSessions(), 1);
-
-  await host.close();
-  await host.close();
-  assert.equal(host.openSessions(), 0);
-  await assert.rejects(c.run(allValues(8, 8)), ClosedError);
-  await assert.rejects(host.loadModel({ ...CPU, id: 'invert' }), ClosedError);
+test('close is idempotent, openSessions() returns to 0, and the host closes what it opened (in-process)', async () => {
+  await assertCloseLifecycle(createInferenceHost({ worker: false }));
 });

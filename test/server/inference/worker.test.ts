@@ -9,18 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createInferenceHost, type Generator } from '../../../server/inference/index.js';
-import { BadRequestError, ClosedError, InferenceError, ModelLoadError } from '../../../server/shared/errors.js';
-import type { RgbImage } from '../../../server/shared/image.js';
+import { BadRequestError, InferenceError, ModelLoadError } from '../../../server/shared/errors.js';
 import { writeConvStackModel } from './conv-stack-model.js';
-import { FIXTURE_MODELS, captureLogger } from './helpers.js';
+import { CPU, FIXTURE_MODELS, allValues, assertCloseLifecycle, captureLogger } from './helpers.js';
 
-const CPU = { modelsDir: FIXTURE_MODELS, providers: ['cpu'] as const, intraOpThreads: 1 };
-
-function allValues(width: number, height: number, seed = 0): RgbImage {
-  const data = new Uint8Array(width * height * 3);
-  for (let i = 0; i < data.length; i++) data[i] = (i * 37 + (i % 3) * 101 + seed) % 256;
-  return { width, height, data };
-}
 
 test('worker is the default, and the invert fixture is pixel-exact through it', async () => {
   await using host = createInferenceHost();
@@ -121,27 +113,7 @@ test('provider fallback happens in the worker and is logged on the host logger',
 });
 
 test('close is idempotent, waits for the run in flight, and openSessions() returns to 0', async () => {
-  const host = createInferenceHost({ worker: true });
-  const a = await host.loadModel({ ...CPU, id: 'invert' });
-  const b = await host.loadModel({ ...CPU, id: 'swap-rb' });
-  const c = await host.loadModel({ ...CPU, id: 'invert' });
-  assert.equal(host.openSessions(), 3);
-  await Promise.all([a.close(), a.close()]);
-  await a[Symbol.asyncDispose]();
-  assert.equal(host.openSessions(), 2);
-  await assert.rejects(a.run(allValues(8, 8)), ClosedError);
-
-  const running = b.run(allValues(8, 8));
-  const closing = b.close();
-  assert.equal((await running).width, 8);
-  await closing;
-  assert.equal(host.openSessions(), 1);
-
-  await host.close();
-  await host.close();
-  assert.equal(host.openSessions(), 0);
-  await assert.rejects(c.run(allValues(8, 8)), ClosedError);
-  await assert.rejects(host.loadModel({ ...CPU, id: 'invert' }), ClosedError);
+  await assertCloseLifecycle(createInferenceHost({ worker: true }));
 });
 
 test('an injected session factory cannot be combined with worker: true', () => {

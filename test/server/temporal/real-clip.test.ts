@@ -9,6 +9,7 @@ import { createRgbConverter, createVideoDecoder, setFfmpegLogLevel } from '../..
 import { createInferenceHost } from '../../../server/inference/index.js';
 import { processingSize, type RgbImage } from '../../../server/shared/image.js';
 import { createTemporalSmoother } from '../../../server/temporal/index.js';
+import { mulberry32 } from '../../helpers/random.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '../../..');
@@ -52,17 +53,6 @@ async function decodeClip(path: string, count: number): Promise<RgbImage[]> {
     await fmt.closeInput();
   }
   return frames;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Per-block mean |luma change| between two frames, in 8-bit levels. */

@@ -3,21 +3,10 @@ import { test } from 'node:test';
 import { BadRequestError } from '../../../server/shared/errors.js';
 import type { RgbImage } from '../../../server/shared/image.js';
 import { createTemporalSmoother } from '../../../server/temporal/index.js';
+import { mulberry32 } from '../../helpers/random.js';
 
 const W = 64;
 const H = 48;
-
-/** Deterministic PRNG so "noise" is the same on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Static textured background with an optional bright square at (sx, sy). */
 function scene(sx: number | null, sy = 16, size = 12): RgbImage {
