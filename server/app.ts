@@ -64,6 +64,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
 
   const health = (): HealthResponse => ({
     ok: true,
+    iceServers: config.iceServers,
     sessions: sessions.size,
     maxSessions: config.maxSessions,
     models: modelCount,

@@ -109,8 +109,16 @@ export interface ModelSummary {
   metrics?: Record<string, unknown>;
 }
 
+export interface IceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
 export interface HealthResponse {
   ok: true;
+  /** STUN/TURN servers the page should use too (the server's ICE_SERVERS); empty on a LAN. */
+  iceServers: IceServer[];
   sessions: number;
   maxSessions: number;
   models: number;

@@ -1,6 +1,7 @@
 'use client';
 
 import { useCallback, useEffect, useRef, useState } from 'react';
+import { fetchHealth } from '../lib/api';
 import { ClientError, cameraError, toClientError } from '../lib/client-error';
 import type { Backend, SessionStats } from '../lib/contract';
 import { LiveSession } from '../lib/live-session';
@@ -144,7 +145,8 @@ export function LiveStudio() {
       sentOptionsRef.current = { smoothing, shortSidePx };
 
       try {
-        const info = await session.start({ modelId, smoothing, processingShortSidePx: shortSidePx });
+        const iceServers = (await fetchHealth().catch(() => null))?.iceServers ?? [];
+        const info = await session.start({ modelId, smoothing, processingShortSidePx: shortSidePx, iceServers });
         if (sessionRef.current !== session) return;
         activeModelRef.current = info.modelId;
         setActiveModelId(info.modelId);

@@ -18,6 +18,8 @@ export interface LiveSessionSettings {
   modelId: string;
   smoothing: number;
   processingShortSidePx: number;
+  /** The server's STUN/TURN servers (from /api/health); none needed on one machine or a LAN. */
+  iceServers?: RTCIceServer[];
 }
 
 export interface LiveSessionHandlers {
@@ -88,7 +90,7 @@ export class LiveSession {
       throw new ClientError('UNSUPPORTED_BROWSER', 'This browser does not support WebRTC.');
     }
 
-    const pc = new RTCPeerConnection({ iceServers: [] });
+    const pc = new RTCPeerConnection({ iceServers: settings.iceServers ?? [] });
     this.pc = pc;
     const transceiver = pc.addTransceiver(track, { direction: 'sendrecv', streams: [this.stream] });
     await preferResolution(transceiver.sender);
