@@ -148,7 +148,9 @@ export function defaultConfig(root: string = process.cwd()): z.infer<typeof conf
     smoothing: 0.5,
     maxInputWidthPx: 1920,
     maxInputHeightPx: 1080,
-    videoCodec: 'vp8',
+    // Preferred when the browser offers both: x264 ultrafast encodes a 640x480 frame in about half
+    // libvpx's time here (bench: live 640x480 server-added latency p50 34 ms vs 76 ms with VP8).
+    videoCodec: 'h264',
     outputBitrateKbps: 1500,
     browserMinBitrateKbps: 600,
     browserStartBitrateKbps: 1500,

@@ -75,6 +75,8 @@ interface PassSetup {
   proc: { width: number; height: number };
   stream: { width: number; height: number };
   bitrateKbps: number;
+  /** The live default (config VIDEO_CODEC), so the pipeline encodes as live sessions do. */
+  codec: 'vp8' | 'h264';
   smoothing: number;
   frames: number;
 }
@@ -83,7 +85,7 @@ interface PassSetup {
 async function pass(variant: Variant, s: PassSetup): Promise<{ frames: number; ms: number; stageMs: Record<string, number> }> {
   await using decoder = createVideoDecoder({ codec: 'h264', extradata: s.clip.extradata });
   await using converter = createRgbConverter();
-  await using encoder = createVideoEncoder({ codec: 'vp8', width: s.stream.width, height: s.stream.height, fps: 30, bitrateKbps: s.bitrateKbps });
+  await using encoder = createVideoEncoder({ codec: s.codec, width: s.stream.width, height: s.stream.height, fps: 30, bitrateKbps: s.bitrateKbps });
   const temporal = createTemporalSmoother({ strength: s.smoothing });
   const { width: pw, height: ph } = s.proc;
   // Three buffers: one being decoded into, one waiting, one in the generator / smoother.
@@ -211,7 +213,7 @@ async function benchResolution(
         const t0 = performance.now();
         for (let f = 0; f < frames; f++) await gens[mode].run(first);
         modelOnly[mode].push((frames * 1000) / (performance.now() - t0));
-        const setup: PassSetup = { clip, gen: gens[mode], proc, stream, bitrateKbps: opts.config.outputBitrateKbps, smoothing: opts.config.smoothing, frames };
+        const setup: PassSetup = { clip, gen: gens[mode], proc, stream, bitrateKbps: opts.config.outputBitrateKbps, codec: opts.config.videoCodec, smoothing: opts.config.smoothing, frames };
         for (const variant of VARIANTS) {
           const key = `${variant} (${mode})`;
           opts.log(`pipeline ${label} ${proc.height}x${proc.width} ${key}: pass ${i + 1}/${passes}, ${frames} frames`);
