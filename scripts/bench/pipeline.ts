@@ -1,6 +1,6 @@
 /**
  * Section "pipeline": frames per second through the live stages (decode -> toRgb at the
- * processing size -> generator -> temporal smoothing -> fromRgb at stream size -> VP8 encode)
+ * processing size -> generator -> temporal smoothing -> fromRgb at stream size -> encode with the live codec)
  * on a real 854x480 H.264 clip, with the project's own codec/inference/temporal stages and no
  * network. Packets are demuxed once into memory, so file reading is not timed. Every frame is
  * processed (no latest-frame dropping): this measures throughput, the ceiling of a live stream.
@@ -9,7 +9,7 @@
  * - serial: one frame at a time, every stage awaited in turn.
  * - overlap: the next frame's decode + toRgb run while the generator works (what the live
  *   session does once inference is in a worker: frames are decoded as they arrive).
- * - overlap+encode: additionally, frame N's VP8 encode (on libuv's thread pool) runs while
+ * - overlap+encode: additionally, frame N's encode (on libuv's thread pool) runs while
  *   the generator works on frame N+1.
  * Each with the generator on the main thread and in the inference worker. model_only_fps is
  * the same generator, same size, same run, fed one decoded frame over and over for as many
@@ -288,7 +288,7 @@ export async function benchPipeline(opts: BenchOptions): Promise<{ result: Recor
     }
   }
   const text = [
-    `== pipeline: ${CLIP_NAME} (${clip.height}x${clip.width} H.264, ${clip.packets.length} frames) -> VP8 ${resolutions[0].stream}, model ${model.label}`,
+    `== pipeline: ${CLIP_NAME} (${clip.height}x${clip.width} H.264, ${clip.packets.length} frames) -> ${opts.config.videoCodec.toUpperCase()} ${resolutions[0].stream}, model ${model.label}`,
     `  every frame processed; default processing size = short side ${opts.config.processingShortSidePx} (config), full = the clip's own size`,
     table(rows),
     '  serial pass, median ms per stage:',
