@@ -1,5 +1,6 @@
 import type { ModelSummary } from '../lib/contract';
 import { SmoothingSlider } from './SmoothingSlider';
+import { ModelOptions } from './ModelOptions';
 
 export const RESOLUTIONS_PX = [128, 192, 256, 320, 384, 480] as const;
 
@@ -37,13 +38,7 @@ export function Controls(props: ControlsProps) {
           disabled={!models || models.length === 0 || phase === 'connecting' || modelBusy}
           onChange={(e) => props.onModelChange(e.target.value)}
         >
-          {!models ? <option value="">{props.modelsFailed ? 'Models unavailable' : 'Loading models…'}</option> : null}
-          {models && models.length === 0 ? <option value="">No models installed</option> : null}
-          {models?.map((m) => (
-            <option key={m.id} value={m.id}>
-              {m.title}
-            </option>
-          ))}
+          <ModelOptions models={models} failed={props.modelsFailed} />
         </select>
         <span className="control-hint">{model ? describeModel(model) : '\u00a0'}</span>
       </div>

@@ -12,6 +12,7 @@ import { ErrorBanner } from './ErrorBanner';
 import { SmoothingSlider } from './SmoothingSlider';
 import { JobList } from './JobList';
 import { ProgressBar } from './ProgressBar';
+import { ModelOptions } from './ModelOptions';
 
 type Mode = 'video' | 'image';
 
@@ -261,13 +262,7 @@ export function UploadStudio() {
                 disabled={!models || models.length === 0 || busy}
                 onChange={(e) => setModelId(e.target.value)}
               >
-                {!models ? <option value="">{modelsState.kind === 'failed' ? 'Models unavailable' : 'Loading models…'}</option> : null}
-                {models && models.length === 0 ? <option value="">No models installed</option> : null}
-                {models?.map((m) => (
-                  <option key={m.id} value={m.id}>
-                    {m.title}
-                  </option>
-                ))}
+                <ModelOptions models={models} failed={modelsState.kind === 'failed'} />
               </select>
               <span className="control-hint">{selected ? `${titleCase(selected.from)} → ${titleCase(selected.to)}` : '\u00a0'}</span>
             </div>
