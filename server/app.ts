@@ -10,7 +10,7 @@ import type { Config } from './config.js';
 import { createInferenceHost, listModels } from './inference/index.js';
 import { attachSignaling, type HealthResponse, type ModelSummary, type SignalingServer } from './signaling/index.js';
 import { SessionManager } from './session/index.js';
-import { createWebHandler, handleApi, sendJson, type WebHandler } from './http/index.js';
+import { createWebHandler, frameAncestors, handleApi, handleStreamRoutes, sendJson, type WebHandler } from './http/index.js';
 import { JobManager } from './jobs/index.js';
 
 export interface App {
@@ -70,7 +70,9 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     models: modelCount,
     defaultModel,
     openCodecs: sessions.counters.codecs,
+    openPeers: sessions.counters.peers,
     openModelSessions: host.openSessions(),
+    modelRuns: host.modelRuns(),
     uptimeS: Math.round((Date.now() - startedAt) / 1000),
   });
 
@@ -81,11 +83,15 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
       })
     : null;
 
+  const embedPolicy = frameAncestors(config.embedOrigins);
   const server = http.createServer((req, res) => {
-    handleApi(req, res, { health, models, jobs })
+    handleStreamRoutes(req, res, { config, streams: sessions })
+      .then((handled) => handled || handleApi(req, res, { health, models, jobs }))
       .then((handled) => {
         if (handled) return;
         if (req.url?.startsWith('/socket.io')) return; // socket.io answers these itself
+        // Only the embed page may be framed, and only by the configured origins.
+        res.setHeader('content-security-policy', req.url?.startsWith('/embed/') ? embedPolicy : "frame-ancestors 'self'");
         if (web) return web.handle(req, res);
         sendJson(res, 404, { error: { code: 'NOT_FOUND', message: 'the web app is disabled (WEB=false)' } });
       })

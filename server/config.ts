@@ -58,6 +58,15 @@ const configSchema = z.object({
   maxVideoHeightPx: z.number().int().min(16).max(16_384),
   /** Largest image (width x height) the image route decodes. */
   maxImagePixels: z.number().int().min(256).max(1_000_000_000),
+  /** Bearer tokens a WHIP publisher must send; empty switches WHIP ingest off (403). */
+  ingestTokens: z.array(z.string().min(8)),
+  /** When set, WHEP playback and stream status need one of these (header, or ?token= for iframes). */
+  viewerTokens: z.array(z.string().min(8)),
+  /** When set, GET /api/streams needs one of these. */
+  operatorTokens: z.array(z.string().min(8)),
+  /** Origins allowed to embed the player (CSP frame-ancestors, and CORS for WHEP); '*' = any. */
+  embedOrigins: z.array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, "must be '*' or an origin like https://example.com")),
+  maxViewersPerStream: z.number().int().min(1).max(1000),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
@@ -130,6 +139,11 @@ const KEYS: KeySpec[] = [
   { env: 'MAX_VIDEO_WIDTH_PX', key: 'maxVideoWidthPx', parse: int },
   { env: 'MAX_VIDEO_HEIGHT_PX', key: 'maxVideoHeightPx', parse: int },
   { env: 'MAX_IMAGE_PIXELS', key: 'maxImagePixels', parse: int },
+  { env: 'INGEST_TOKENS', key: 'ingestTokens', parse: list },
+  { env: 'VIEWER_TOKENS', key: 'viewerTokens', parse: list },
+  { env: 'OPERATOR_TOKENS', key: 'operatorTokens', parse: list },
+  { env: 'EMBED_ORIGINS', key: 'embedOrigins', parse: list },
+  { env: 'MAX_VIEWERS_PER_STREAM', key: 'maxViewersPerStream', parse: int },
 ];
 
 export function defaultConfig(root: string = process.cwd()): z.infer<typeof configSchema> {
@@ -157,7 +171,9 @@ export function defaultConfig(root: string = process.cwd()): z.infer<typeof conf
     browserMaxBitrateKbps: 2500,
     iceServers: [],
     iceHostAddresses: ['127.0.0.1'],
-    idleTimeoutMs: 10_000,
+    // A publisher that vanished without a goodbye is noticed only by its media stopping; viewers
+    // must see "offline" within 10 s, so this leaves room for the SSE message and the page.
+    idleTimeoutMs: 5_000,
     jitterLatencyMs: 50,
     web: true,
     webDir: path.join(root, 'web'),
@@ -169,6 +185,12 @@ export function defaultConfig(root: string = process.cwd()): z.infer<typeof conf
     maxVideoWidthPx: 3840,
     maxVideoHeightPx: 2160,
     maxImagePixels: 50_000_000,
+    ingestTokens: [],
+    viewerTokens: [],
+    operatorTokens: [],
+    embedOrigins: ['*'],
+    // Each viewer costs SRTP and a socket send per packet on the main thread, not a model run.
+    maxViewersPerStream: 16,
   };
 }
 

@@ -1,3 +1,5 @@
 export { handleApi, type ApiDeps } from './api.js';
 export { sendJson, sendError } from './respond.js';
 export { createWebHandler, type WebHandler } from './web.js';
+export { handleStreamRoutes, summarize, type StreamHost, type StreamRoutesDeps } from './stream-routes.js';
+export { frameAncestors } from './access.js';

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { CycleStreamError } from '../shared/errors.js';
+import { CycleStreamError, UnauthorizedError, ViewerLimitError } from '../shared/errors.js';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
@@ -13,10 +13,13 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 /** Every API error body is `{ error: { code, message } }`; unknown errors never leak internals. */
-export function sendError(res: ServerResponse, err: unknown): void {
+export function sendError(res: ServerResponse, err: unknown, headers: Record<string, string> = {}): void {
   if (err instanceof CycleStreamError) {
-    sendJson(res, err.status, { error: err.toJSON() });
+    const extra: Record<string, string> = { ...headers };
+    if (err instanceof ViewerLimitError) extra['retry-after'] = String(err.retryAfterS);
+    if (err instanceof UnauthorizedError) extra['www-authenticate'] = 'Bearer';
+    sendJson(res, err.status, { error: err.toJSON() }, extra);
     return;
   }
-  sendJson(res, 500, { error: { code: 'INTERNAL', message: 'internal server error' } });
+  sendJson(res, 500, { error: { code: 'INTERNAL', message: 'internal server error' } }, headers);
 }

@@ -104,6 +104,8 @@ export interface InferenceHost extends Closable {
   loadModel(opts: LoadModelOptions): Promise<Generator>;
   /** ORT sessions opened by this host and not yet closed. */
   openSessions(): number;
+  /** Timed generator runs (warm-ups excluded) over every generator this host ever opened. */
+  modelRuns(): number;
 }
 
 function checkSession(session: SessionInfo, manifest: ModelManifest): void {
@@ -132,6 +134,7 @@ export function createInferenceHost(options: InferenceHostOptions = {}): Inferen
   const hostLogger = options.logger ?? silentLogger();
   const open = new Set<Generator>();
   let closed = false;
+  let retiredRuns = 0;
 
   async function loadModel(opts: LoadModelOptions): Promise<Generator> {
     if (closed) throw new ClosedError('inference host is closed');
@@ -169,6 +172,7 @@ export function createInferenceHost(options: InferenceHostOptions = {}): Inferen
       provider,
       session,
       onClose: () => {
+        retiredRuns += generator.stats().runs;
         open.delete(generator);
       },
     });
@@ -207,6 +211,7 @@ export function createInferenceHost(options: InferenceHostOptions = {}): Inferen
       provider,
       worker,
       onClose: () => {
+        retiredRuns += generator.stats().runs;
         open.delete(generator);
       },
     });
@@ -226,6 +231,7 @@ export function createInferenceHost(options: InferenceHostOptions = {}): Inferen
   return {
     loadModel,
     openSessions: () => open.size,
+    modelRuns: () => retiredRuns + [...open].reduce((sum, g) => sum + g.stats().runs, 0),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -9,10 +9,11 @@ import type { Config } from '../config.js';
 import { createRgbConverter, createVideoDecoder, createVideoEncoder, type DecodedFrame, type Frame, type VideoDecoder, type VideoEncoder } from '../codec/index.js';
 import { LatestFrameScheduler, assertModelId, type Generator, type InferenceHost } from '../inference/index.js';
 import { createTemporalSmoother } from '../temporal/index.js';
-import type { EncodedVideoFrame, PeerSession } from '../webrtc/index.js';
-import type { Backend, CloseReason, SessionStats } from '../signaling/index.js';
+import type { EncodedVideoFrame, PeerSession, VideoCodecName } from '../webrtc/index.js';
+import { VideoFanout, ViewerSet, type CreateViewerPeer } from '../streams/index.js';
+import type { Backend, CloseReason, SessionStats, StreamSource, StreamStateEvent } from '../signaling/index.js';
 import type { SessionEvents } from '../signaling/index.js';
-import { BadRequestError, CodecError, ModelLoadError, asCycleStreamError } from '../shared/errors.js';
+import { BadRequestError, ClosedError, CodecError, ModelLoadError, asCycleStreamError } from '../shared/errors.js';
 import { processingSize, type RgbImage } from '../shared/image.js';
 import { SlidingWindow } from './window.js';
 
@@ -21,9 +22,11 @@ export type SessionConfig = Pick<
   'modelsDir' | 'providers' | 'intraOpThreads' | 'maxInputWidthPx' | 'maxInputHeightPx' | 'outputBitrateKbps'
 >;
 
-/** Shared with the manager so /api/health can prove that closed sessions freed their codecs. */
+/** Shared with the manager so /api/health can prove that closed sessions freed their codecs and peers. */
 export interface ResourceCounters {
   codecs: number;
+  /** Peer connections, publishers' and viewers'. */
+  peers: number;
 }
 
 interface Job {
@@ -45,6 +48,19 @@ export interface LiveSessionOptions {
   processingShortSidePx: number;
   logger: Logger;
   statsIntervalMs?: number;
+  source: StreamSource;
+  /** Codec of the translated output when the publisher takes none back (WHIP); else the peer's. */
+  outputCodec: VideoCodecName;
+  maxViewers: number;
+  createViewerPeer: CreateViewerPeer;
+}
+
+export interface StreamCounters {
+  modelRuns: number;
+  framesEncoded: number;
+  viewers: number;
+  width: number;
+  height: number;
 }
 
 /** Largest even size within the limits that keeps the aspect ratio. */
@@ -83,6 +99,13 @@ export class LiveSession {
   #inputSize = { width: 0, height: 0 };
   #procSize = { width: 0, height: 0 };
   #lastPtsMs = -1;
+  readonly startedAt = new Date();
+  readonly #fanout: VideoFanout;
+  readonly #viewers: ViewerSet;
+  readonly #streamListeners = new Set<(e: StreamStateEvent) => void>();
+  #modelRuns = 0;
+  #framesEncoded = 0;
+  #outputSize = { width: 0, height: 0 };
 
   constructor(private readonly opts: LiveSessionOptions) {
     this.id = opts.id;
@@ -96,6 +119,19 @@ export class LiveSession {
       onError: (err) => this.#log.warn({ err }, 'frame failed'),
     });
     const peer = opts.peer;
+    const forceKeyframe = () => {
+      this.#forceKeyframe = true;
+    };
+    this.#fanout = new VideoFanout({ codec: peer.sendsVideo ? peer.codec : opts.outputCodec, onKeyframeNeeded: forceKeyframe });
+    if (peer.sendsVideo) this.#fanout.add({ id: 'publisher', sendRtp: (packets, key) => peer.sendRtp(packets, key) });
+    this.#viewers = new ViewerSet({
+      fanout: this.#fanout,
+      maxViewers: opts.maxViewers,
+      createPeer: opts.createViewerPeer,
+      onKeyframeRequest: forceKeyframe,
+      onChange: (viewers) => this.#emitStream({ state: 'live', viewers }),
+      logger: opts.logger,
+    });
     this.#unsubscribe.push(
       peer.onFrame((f) => this.#onEncodedFrame(f)),
       peer.onKeyframeRequest(() => {
@@ -156,6 +192,9 @@ export class LiveSession {
     for (const d of frames) {
       if (d.corrupt) this.opts.peer.requestKeyframe('decode-error');
       this.#fpsIn.add(1, Date.now());
+      // Nobody watching (a WHIP stream before its first viewer): decode to keep the reference
+      // frames, but leave the model and the encoder idle.
+      if (this.#fanout.size === 0) continue;
       const stream = fitWithin(d.width, d.height, this.opts.config.maxInputWidthPx, this.opts.config.maxInputHeightPx);
       const proc = processingSize(stream.width, stream.height, this.#shortSidePx, this.#generator.manifest.input.sizeMultiple);
       this.#inputSize = { width: d.width, height: d.height };
@@ -188,6 +227,7 @@ export class LiveSession {
       const gen = this.#generator;
       this.#procSize = { width: job.img.width, height: job.img.height };
       const out = await gen.run(job.img);
+      this.#modelRuns++;
       this.#inferenceMs.add(gen.stats().lastInferenceMs, Date.now());
       const smoothed = this.#temporal.process(job.img, out);
       await this.#encoding;
@@ -206,7 +246,7 @@ export class LiveSession {
   async #encodeAndSend(yuv: Frame, receivedAtMs: number): Promise<void> {
     if (!this.#encoder) {
       this.#encoder = createVideoEncoder({
-        codec: this.opts.peer.codec,
+        codec: this.#fanout.codec,
         width: yuv.width,
         height: yuv.height,
         fps: 30,
@@ -219,9 +259,10 @@ export class LiveSession {
     const ptsMs = Math.max(this.#lastPtsMs + 1, Date.now() - this.#t0);
     this.#lastPtsMs = ptsMs;
     const packets = await this.#encoder.encode(yuv, { keyframe, ptsMs });
-    for (const p of packets) {
-      await this.opts.peer.sendFrame({ data: p.data, keyframe: p.keyframe, ptsMs: p.ptsMs });
-    }
+    // Encoded once, packetized once, forwarded to the publisher (when it takes video back) and every viewer.
+    for (const p of packets) this.#fanout.write({ data: p.data, keyframe: p.keyframe, ptsMs: p.ptsMs });
+    this.#framesEncoded += packets.length;
+    this.#outputSize = { width: yuv.width, height: yuv.height };
     const now = Date.now();
     this.#fpsOut.add(1, now);
     this.#latencyMs.add(now - receivedAtMs, now);
@@ -310,6 +351,62 @@ export class LiveSession {
     return this.#closing !== null;
   }
 
+  get source(): StreamSource {
+    return this.opts.source;
+  }
+
+  get outputCodec(): VideoCodecName {
+    return this.#fanout.codec;
+  }
+
+  /** A WHEP viewer: throws ViewerLimitError, ClosedError or the offer's errors. */
+  addViewer(offerSdp: string): Promise<{ viewerId: string; answerSdp: string }> {
+    if (this.#closing) return Promise.reject(new ClosedError('the stream has ended'));
+    return this.#viewers.add(offerSdp);
+  }
+
+  removeViewer(viewerId: string): Promise<boolean> {
+    return this.#viewers.remove(viewerId);
+  }
+
+  hasViewer(viewerId: string): boolean {
+    return this.#viewers.has(viewerId);
+  }
+
+  counters(): StreamCounters {
+    return {
+      modelRuns: this.#modelRuns,
+      framesEncoded: this.#framesEncoded,
+      viewers: this.#viewers.size,
+      width: this.#outputSize.width,
+      height: this.#outputSize.height,
+    };
+  }
+
+  viewerStats(): ReturnType<ViewerSet['stats']> {
+    return this.#viewers.stats();
+  }
+
+  /** `live` with the viewer count on every change, then `offline` once when the stream ends. */
+  onStreamEvent(cb: (e: StreamStateEvent) => void): () => void {
+    if (this.#closing) {
+      queueMicrotask(() => cb({ state: 'offline', viewers: 0 }));
+      return () => {};
+    }
+    this.#streamListeners.add(cb);
+    return () => this.#streamListeners.delete(cb);
+  }
+
+  #emitStream(e: StreamStateEvent): void {
+    for (const cb of this.#streamListeners) {
+      try {
+        cb(e);
+      } catch (err) {
+        this.#log.error({ err }, 'stream listener threw');
+      }
+    }
+  }
+
   /** Idempotent: stops media, waits for the frame in flight, then frees every child resource. */
   close(reason: CloseReason = 'stopped'): Promise<void> {
     if (!this.#closing) {
@@ -326,6 +423,7 @@ export class LiveSession {
     await this.#encoding;
     await this.#decodeChain.catch(() => {});
     await this.#switching.catch(() => {});
+    await this.#fanout.flush();
     const errors: unknown[] = [];
     const attempt = async (fn: () => Promise<void>) => {
       try {
@@ -334,6 +432,7 @@ export class LiveSession {
         errors.push(err);
       }
     };
+    await attempt(() => this.#viewers.close());
     await attempt(() => this.opts.peer.close());
     if (this.#decoder) {
       await attempt(() => this.#decoder!.close());
@@ -347,6 +446,8 @@ export class LiveSession {
     await attempt(() => this.#generator.close());
     this.#log.info({ reason: this.#closeReason, errors: errors.length }, 'session closed');
     this.opts.events.closed(this.#closeReason ?? 'stopped');
+    this.#emitStream({ state: 'offline', viewers: 0 });
+    this.#streamListeners.clear();
     if (errors.length) throw asCycleStreamError(errors[0], CodecError);
   }
 

@@ -28,7 +28,12 @@ export type ErrorCode =
   | 'JOB_CANCELLED'
   | 'JOB_ABANDONED'
   | 'NOT_FOUND'
-  | 'METHOD_NOT_ALLOWED';
+  | 'METHOD_NOT_ALLOWED'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'STREAM_NOT_FOUND'
+  | 'VIEWER_LIMIT'
+  | 'PAYLOAD_TOO_LARGE';
 
 export abstract class CycleStreamError extends Error {
   abstract readonly code: ErrorCode;
@@ -155,4 +160,33 @@ export class MethodNotAllowedError extends CycleStreamError {
 /** A job that was interrupted (server stopped) on every one of its allowed starts. */
 export class JobAbandonedError extends CycleStreamError {
   readonly code = 'JOB_ABANDONED' as const;
+}
+
+/** A request without the bearer token the endpoint needs (WHIP ingest, viewer or operator tokens). */
+export class UnauthorizedError extends CycleStreamError {
+  readonly code = 'UNAUTHORIZED' as const;
+  override readonly status = 401;
+}
+/** A bearer token that is not one of the configured ones (or an endpoint that is switched off). */
+export class ForbiddenError extends CycleStreamError {
+  readonly code = 'FORBIDDEN' as const;
+  override readonly status = 403;
+}
+/** No live stream with that id: never existed, or it ended. */
+export class StreamNotFoundError extends CycleStreamError {
+  readonly code = 'STREAM_NOT_FOUND' as const;
+  override readonly status = 404;
+}
+/** The stream already has its configured number of viewers. */
+export class ViewerLimitError extends CycleStreamError {
+  readonly code = 'VIEWER_LIMIT' as const;
+  override readonly status = 503;
+  constructor(message: string, readonly retryAfterS: number) {
+    super(message);
+  }
+}
+/** A request body over the endpoint's limit. */
+export class PayloadTooLargeError extends CycleStreamError {
+  readonly code = 'PAYLOAD_TOO_LARGE' as const;
+  override readonly status = 413;
 }

@@ -124,8 +124,46 @@ export interface HealthResponse {
   models: number;
   defaultModel: string | null;
   openCodecs: number;
+  /** WebRTC peer connections: publishers' and viewers'. */
+  openPeers: number;
   openModelSessions: number;
+  /** Generator runs since start, over every session and job: a frame translated once counts once. */
+  modelRuns: number;
   uptimeS: number;
+}
+
+/** Where a stream's camera picture comes from. */
+export type StreamSource = 'webcam' | 'whip';
+
+/** GET /api/streams and GET /api/streams/<id>: one live stream (= one live session). */
+export interface StreamSummary {
+  id: string;
+  source: StreamSource;
+  modelId: string;
+  /** Codec of the translated output that viewers receive. */
+  codec: 'vp8' | 'h264';
+  viewers: number;
+  maxViewers: number;
+  startedAt: string;
+  /** Size of the translated output; 0 before the first frame. */
+  width: number;
+  height: number;
+  fpsOut: number;
+  /** Generator runs for this stream; one per translated frame, whatever the number of viewers. */
+  modelRuns: number;
+  /** Frames encoded once and forwarded to every viewer. */
+  framesEncoded: number;
+  /** Paths on this server (prefix the server's origin). */
+  urls: { whep: string; embed: string; events: string; playerScript: string };
+}
+
+/**
+ * Server-sent events on GET /api/streams/<id>/events: `state` once on connect and whenever the
+ * viewer count changes, then `offline` when the stream ends (the server closes the connection).
+ */
+export interface StreamStateEvent {
+  state: 'live' | 'offline';
+  viewers: number;
 }
 
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'deleted';

@@ -29,7 +29,14 @@ import { RateLimiter } from './rate-limiter.js';
 import { ReceivePipeline, type EncodedVideoFrame, type NeedKeyframeReason } from './receive-pipeline.js';
 import type { VideoCodecName } from './rtp-util.js';
 import { RtpVideoWriter } from './rtp-writer.js';
-import { addBitrateHints, dropRejectedFromBundle, inspectOffer, validateBitrateHints, type BitrateHintsKbps } from './sdp.js';
+import {
+  addBitrateHints,
+  dropRejectedFromBundle,
+  inspectOffer,
+  inspectViewerOffer,
+  validateBitrateHints,
+  type BitrateHintsKbps,
+} from './sdp.js';
 
 export type { EncodedVideoFrame } from './receive-pipeline.js';
 
@@ -44,6 +51,13 @@ export type PeerSessionLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'
 export interface PeerSessionOptions {
   /** The browser's offer (non-trickle or trickle; remote candidates can follow via addIceCandidate). */
   offerSdp: string;
+  /**
+   * 'publisher' (default): the far end sends its camera, and gets our video back when it offered
+   * sendrecv. 'viewer': the far end only receives (WHEP); `viewerCodec` is then required.
+   */
+  role?: 'publisher' | 'viewer';
+  /** The codec a viewer must accept: the one the stream is already encoded in. */
+  viewerCodec?: VideoCodecName;
   /** STUN/TURN servers. Default [] = host candidates only (werift's own default asks a public STUN server). */
   iceServers?: IceServerConfig[];
   /** Extra host addresses to gather on. Default ['127.0.0.1']: werift skips loopback otherwise. */
@@ -61,7 +75,10 @@ export interface PeerSessionOptions {
   browserBitrateKbps?: BitrateHintsKbps | null;
   /** How long the jitter buffer waits for a missing packet. Default 100. */
   jitterLatencyMs?: number;
-  /** Close with 'idle-timeout' when no RTP arrived for this long (also before the first packet). Default 10000; 0 disables. */
+  /**
+   * Close with 'idle-timeout' when no RTP arrived for this long (also before the first packet);
+   * for a viewer, no RTCP. Default 10000; 0 disables.
+   */
   idleTimeoutMs?: number;
   /** How long connectionState may stay 'disconnected' before closing. Default 4000. */
   disconnectGraceMs?: number;
@@ -134,6 +151,9 @@ export interface PeerSession extends Closable {
   readonly answerSdp: string;
   /** The one negotiated video codec, used in both directions. */
   readonly codec: VideoCodecName;
+  readonly role: 'publisher' | 'viewer';
+  /** Whether the far end takes video from us (a viewer, or a publisher that offered sendrecv). */
+  readonly sendsVideo: boolean;
   readonly connectionState: string;
   readonly closed: boolean;
   /** Set once closing started. */
@@ -144,6 +164,12 @@ export interface PeerSession extends Closable {
   frames(options?: FramesOptions): AsyncIterableIterator<EncodedVideoFrame>;
   /** Packetizes and sends one encoded frame. Resolves false when it was not sent (not connected yet, or closed). */
   sendFrame(frame: OutgoingVideoFrame): Promise<boolean>;
+  /**
+   * Sends RTP packets that were packetized once for many peers (sequence numbers and timestamps
+   * as given; werift sets SSRC, payload type and header extensions, so pass packets this peer
+   * may modify). Resolves false when not sent.
+   */
+  sendRtp(packets: readonly RtpPacket[], keyframe: boolean): Promise<boolean>;
   /** Sends a PLI to the browser, rate-limited. True when one went out. */
   requestKeyframe(reason: KeyframeRequestReason): boolean;
   /** The browser asked for a key frame on our outgoing stream: force an I-frame on the next encode. */
@@ -175,8 +201,14 @@ const DEFAULT_BITRATE_KBPS: BitrateHintsKbps = { min: 300, start: 1000, max: 250
  * NoVideoError, UnsupportedCodecError or ConfigError; nothing is left open when it throws.
  */
 export async function createPeerSession(options: PeerSessionOptions): Promise<PeerSession> {
-  const offer = inspectOffer(options.offerSdp, options.preferCodec ?? 'vp8');
-  const bitrate = options.browserBitrateKbps === undefined ? DEFAULT_BITRATE_KBPS : options.browserBitrateKbps;
+  const role = options.role ?? 'publisher';
+  if (role === 'viewer' && !options.viewerCodec) throw new ConfigError('viewerCodec', 'a viewer session needs the stream codec');
+  const offer =
+    role === 'viewer'
+      ? inspectViewerOffer(options.offerSdp, options.viewerCodec!)
+      : inspectOffer(options.offerSdp, options.preferCodec ?? 'vp8');
+  // The bitrate hints are for the browser's encoder; a viewer sends no video.
+  const bitrate = role === 'viewer' ? null : options.browserBitrateKbps === undefined ? DEFAULT_BITRATE_KBPS : options.browserBitrateKbps;
   if (bitrate) validateBitrateHints(bitrate);
   validateIceServers(options.iceServers ?? []);
 
@@ -203,7 +235,7 @@ export async function createPeerSession(options: PeerSessionOptions): Promise<Pe
     throw new ConfigError('webrtc', err instanceof Error ? err.message : String(err));
   }
 
-  const session = new WeriftPeerSession(pc, offer, options, logger);
+  const session = new WeriftPeerSession(pc, offer, role, options, logger);
   try {
     await session.negotiate(offer.restrictedSdp, options.iceGatheringTimeoutMs ?? 5000, (sdp) => {
       const bundled = dropRejectedFromBundle(sdp);
@@ -232,6 +264,7 @@ type Unsubscribe = () => void;
 class WeriftPeerSession implements PeerSession {
   answerSdp = '';
   readonly codec: VideoCodecName;
+  readonly sendsVideo: boolean;
   closeReason: CloseReason | undefined;
 
   private readonly payloadType: number;
@@ -281,11 +314,13 @@ class WeriftPeerSession implements PeerSession {
 
   constructor(
     private readonly pc: RTCPeerConnection,
-    offer: { codec: VideoCodecName; payloadType: number; mid: string | undefined },
+    offer: { codec: VideoCodecName; payloadType: number; mid: string | undefined; direction: string },
+    readonly role: 'publisher' | 'viewer',
     options: PeerSessionOptions,
     logger: PeerSessionLogger,
   ) {
     this.codec = offer.codec;
+    this.sendsVideo = role === 'viewer' || offer.direction === 'sendrecv';
     this.payloadType = offer.payloadType;
     this.videoMid = offer.mid;
     this.log = logger;
@@ -355,8 +390,9 @@ class WeriftPeerSession implements PeerSession {
       return;
     }
     // werift answers a browser-created transceiver recvonly, and the browser then never gets our
-    // track; this must happen before createAnswer.
-    t.setDirection('sendrecv');
+    // track; this must happen before createAnswer. werift intersects it with the offer's direction,
+    // so a WHIP publisher's sendonly offer is still answered recvonly.
+    t.setDirection(this.role === 'viewer' ? 'sendonly' : 'sendrecv');
     // Without a=msid in the answer the browser's ontrack event has no stream to attach.
     t.sender.setStreams([new MediaStream({ id: ANSWER_STREAM_ID })]);
     this.transceiver = t;
@@ -426,6 +462,8 @@ class WeriftPeerSession implements PeerSession {
   }
 
   private onRtcp(packet: RtcpPacket): void {
+    // A viewer sends no media; its receiver reports are what shows it is still there.
+    if (this.role === 'viewer') this.lastRtpAt = performance.now();
     if (this.closePromise || packet.type !== RtcpPayloadSpecificFeedback.type || !this.transceiver) return;
     const ourSsrc = this.transceiver.sender.ssrc;
     const feedback = (packet as RtcpPayloadSpecificFeedback).feedback;
@@ -455,6 +493,8 @@ class WeriftPeerSession implements PeerSession {
     switch (state) {
       case 'connected':
         this.clearDisconnectTimer();
+        // A viewer's receiver reports only start once our media reaches it.
+        if (this.role === 'viewer') this.lastRtpAt = performance.now();
         if (!this.wasConnected) {
           this.wasConnected = true;
           this.emitKeyframeRequest('connected');
@@ -567,8 +607,7 @@ class WeriftPeerSession implements PeerSession {
     if (frame.codec !== undefined && frame.codec !== this.codec) {
       return Promise.reject(new CodecError(`session negotiated ${this.codec}, got a ${frame.codec} frame`));
     }
-    const sender = this.transceiver?.sender;
-    if (this.closePromise || !sender || this.pc.connectionState !== 'connected') {
+    if (!this.canSend()) {
       this.counters.framesNotSent += 1;
       return Promise.resolve(false);
     }
@@ -578,17 +617,30 @@ class WeriftPeerSession implements PeerSession {
     } catch (err) {
       return Promise.reject(err);
     }
+    return this.sendRtp(packets, frame.keyframe);
+  }
+
+  private canSend(): boolean {
+    return !this.closePromise && this.sendsVideo && !!this.transceiver && this.pc.connectionState === 'connected';
+  }
+
+  sendRtp(packets: readonly RtpPacket[], keyframe: boolean): Promise<boolean> {
+    const sender = this.transceiver?.sender;
+    if (!sender || !this.canSend()) {
+      this.counters.framesNotSent += 1;
+      return Promise.resolve(false);
+    }
     const send = async (): Promise<boolean> => {
       try {
         for (const packet of packets) {
           const bytes = packet.payload.length;
-          // werift keeps the packet object for NACK retransmission; payloads are fresh buffers.
+          // werift keeps the packet object for NACK retransmission.
           await sender.sendRtp(packet);
           this.counters.packetsOut += 1;
           this.counters.bytesOut += bytes;
         }
         this.counters.framesOut += 1;
-        if (frame.keyframe) this.counters.keyframesOut += 1;
+        if (keyframe) this.counters.keyframesOut += 1;
         return true;
       } catch (err) {
         this.log.warn({ err }, 'sending RTP failed');

@@ -4,7 +4,7 @@ import type { VideoCodecName } from './rtp-util.js';
 /** A browser offer is a few KB; anything far larger is not one. */
 const MAX_OFFER_BYTES = 256 * 1024;
 
-type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 
 interface MediaSection {
   kind: string;
@@ -35,6 +35,8 @@ export interface ChosenVideo {
   /** Index of the chosen video section among the offer's m= sections. */
   mLineIndex: number;
   fmtp: string;
+  /** The offerer's direction for that section. */
+  direction: Direction;
 }
 
 export interface InspectedOffer extends ChosenVideo {
@@ -150,47 +152,79 @@ function sectionDirection(parsed: ParsedSdp, section: MediaSection): Direction {
  * UnsupportedCodecError (video offered, but neither VP8 nor H.264 packetization-mode=1).
  */
 export function inspectOffer(offerSdp: unknown, preferCodec: VideoCodecName = 'vp8'): InspectedOffer {
-  const parsed = parseSdp(offerSdp);
+  return pickVideo(parseSdp(offerSdp), {
+    directions: ['sendrecv', 'sendonly'],
+    what: 'that the browser sends (sendrecv/sendonly)',
+    preferCodec,
+    incoming: true,
+  });
+}
+
+/**
+ * The same for a viewer's (WHEP) offer: a video section the viewer receives, offering `codec`,
+ * the one codec the stream is already encoded in.
+ */
+export function inspectViewerOffer(offerSdp: unknown, codec: VideoCodecName): InspectedOffer {
+  return pickVideo(parseSdp(offerSdp), {
+    directions: ['recvonly', 'sendrecv'],
+    what: 'that the viewer receives (recvonly/sendrecv)',
+    preferCodec: codec,
+    only: codec,
+    incoming: false,
+  });
+}
+
+function pickVideo(
+  parsed: ParsedSdp,
+  want: { directions: Direction[]; what: string; preferCodec: VideoCodecName; only?: VideoCodecName; incoming: boolean },
+): InspectedOffer {
   const videos = parsed.media
     .map((section, index) => ({ section, index }))
     .filter(({ section }) => section.kind === 'video');
   if (videos.length === 0) throw new NoVideoError('offer has no video section');
-  const sending = videos.filter(
-    ({ section }) => section.port !== 0 && ['sendrecv', 'sendonly'].includes(sectionDirection(parsed, section)),
-  );
-  if (sending.length === 0) throw new NoVideoError('offer has no video section that the browser sends (sendrecv/sendonly)');
+  const usable = videos.filter(({ section }) => section.port !== 0 && want.directions.includes(sectionDirection(parsed, section)));
+  if (usable.length === 0) throw new NoVideoError(`offer has no video section ${want.what}`);
 
   const offered: string[] = [];
-  for (const { section, index } of sending) {
+  for (const { section, index } of usable) {
     const codecs = offeredCodecs(section);
     offered.push(...codecs.map((c) => c.name));
     let best: OfferedCodec | undefined;
     let bestScore = 0;
     for (const codec of codecs) {
-      const score = codecScore(codec, preferCodec);
+      if (want.only && codecName(codec) !== want.only) continue;
+      const score = codecScore(codec, want.preferCodec);
       if (score > bestScore) {
         best = codec;
         bestScore = score;
       }
     }
     if (!best) continue;
-    if (!section.lines.some((l) => l.startsWith('a=ssrc:'))) {
+    if (want.incoming && !section.lines.some((l) => l.startsWith('a=ssrc:'))) {
       // werift 0.24.4 routes incoming RTP by SSRC (or rid); without a=ssrc nothing would arrive.
       throw new SdpError('the video section has no a=ssrc line (rid-only/simulcast offers are not supported)');
     }
     const chosen: ChosenVideo = {
-      codec: best.name === 'VP8' ? 'vp8' : 'h264',
+      codec: codecName(best)!,
       payloadType: best.payloadType,
       mid: attr(section.lines, 'mid'),
       mLineIndex: index,
       fmtp: best.fmtp,
+      direction: sectionDirection(parsed, section),
     };
     return { ...chosen, restrictedSdp: restrictVideoSection(parsed, index, best.payloadType) };
   }
   const names = [...new Set(offered.filter((n) => !['RTX', 'RED', 'ULPFEC', 'FLEXFEC-03'].includes(n)))];
+  const needed = want.only === 'vp8' ? 'VP8' : want.only === 'h264' ? 'H264 with packetization-mode=1' : 'neither VP8 nor H264 with packetization-mode=1';
   throw new UnsupportedCodecError(
-    `offered video codecs (${names.join(', ') || 'none'}) include neither VP8 nor H264 with packetization-mode=1`,
+    want.only
+      ? `offered video codecs (${names.join(', ') || 'none'}) do not include ${needed}, the codec this stream is encoded in`
+      : `offered video codecs (${names.join(', ') || 'none'}) include ${needed}`,
   );
+}
+
+function codecName(codec: OfferedCodec): VideoCodecName | undefined {
+  return codec.name === 'VP8' ? 'vp8' : codec.name === 'H264' ? 'h264' : undefined;
 }
 
 function restrictVideoSection(parsed: ParsedSdp, index: number, payloadType: number): string {

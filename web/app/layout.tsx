@@ -1,6 +1,5 @@
 import type { Metadata, Viewport } from 'next';
 import type { ReactNode } from 'react';
-import { SiteNav } from '../components/SiteNav';
 import './globals.css';
 
 export const metadata: Metadata = {
@@ -16,10 +15,7 @@ export const viewport: Viewport = {
 export default function RootLayout({ children }: { children: ReactNode }) {
   return (
     <html lang="en">
-      <body>
-        <SiteNav />
-        {children}
-      </body>
+      <body>{children}</body>
     </html>
   );
 }

@@ -8,6 +8,7 @@ import { LiveSession } from '../lib/live-session';
 import { useSocket, type SocketState } from '../lib/use-socket';
 import { useModels, type ModelsState } from '../lib/use-models';
 import { Controls, titleCase, type Phase } from './Controls';
+import { EmbedSnippet } from './EmbedSnippet';
 import { ErrorBanner } from './ErrorBanner';
 import { StatsPanel } from './StatsPanel';
 import { VideoPanel } from './VideoPanel';
@@ -45,6 +46,8 @@ export function LiveStudio() {
   const [stats, setStats] = useState<SessionStats | null>(null);
   const [backend, setBackend] = useState<Backend | null>(null);
   const [codec, setCodec] = useState<string | null>(null);
+  // The session id doubles as the stream id viewers watch (embed page, WHEP).
+  const [sessionId, setSessionId] = useState<string | null>(null);
 
   const sessionRef = useRef<LiveSession | null>(null);
   const streamRef = useRef<MediaStream | null>(null);
@@ -66,6 +69,7 @@ export function LiveStudio() {
     sessionRef.current = null;
     activeModelRef.current = null;
     setActiveModelId(null);
+    setSessionId(null);
     setRemoteStream(null);
     setStats(null);
     setModelBusy(false);
@@ -135,6 +139,7 @@ export function LiveStudio() {
         onLost: (error) => {
           if (sessionRef.current !== session) return;
           sessionRef.current = null;
+          setSessionId(null);
           setRemoteStream(null);
           setStats(null);
           setModelBusy(false);
@@ -153,6 +158,7 @@ export function LiveStudio() {
         setSelectedModelId(info.modelId);
         setBackend(info.backend);
         setCodec(info.codec);
+        setSessionId(info.sessionId);
         setPhase('live');
       } catch (err) {
         if (sessionRef.current !== session) return;
@@ -310,6 +316,8 @@ export function LiveStudio() {
         />
 
         <StatsPanel stats={stats} backend={backend} codec={codec} />
+
+        {phase === 'live' && sessionId ? <EmbedSnippet streamId={sessionId} /> : null}
       </main>
 
       <footer className="footer">

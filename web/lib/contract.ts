@@ -19,6 +19,8 @@ export type {
   SessionStats,
   SetOptionsRequest,
   StartSessionRequest,
+  StreamStateEvent,
+  StreamSummary,
   WireError,
 } from '../../server/signaling/events';
 

@@ -30,10 +30,16 @@ export class BrowserPeer {
   readonly received: ReceivedByBrowser[] = [];
   /** PLIs our server sent for the browser's outgoing stream. */
   plisFromServer = 0;
+  /** performance.now() when the first complete frame arrived. */
+  firstFrameAt: number | undefined;
   private writer: RtpVideoWriter | undefined;
   private readonly chains: { destroy: () => void }[] = [];
 
-  constructor(options: { codecs: ('vp8' | 'h264')[]; audio?: boolean }) {
+  /**
+   * `direction` is the video transceiver's: 'sendrecv' plays the webcam page, 'sendonly' a WHIP
+   * publisher, 'recvonly' a WHEP viewer.
+   */
+  constructor(options: { codecs: ('vp8' | 'h264')[]; audio?: boolean; direction?: 'sendrecv' | 'sendonly' | 'recvonly' }) {
     this.pc = new RTCPeerConnection({
       iceServers: [],
       iceAdditionalHostAddresses: ['127.0.0.1'],
@@ -48,7 +54,7 @@ export class BrowserPeer {
       headerExtensions: { audio: [], video: [useSdesMid(), useAbsSendTime(), useTransportWideCC()] },
     });
     if (options.audio) this.pc.addTransceiver('audio', { direction: 'sendrecv' });
-    this.video = this.pc.addTransceiver('video', { direction: 'sendrecv' });
+    this.video = this.pc.addTransceiver('video', { direction: options.direction ?? 'sendrecv' });
     this.video.onTrack.subscribe((track) => {
       const codecName = (track.codec?.name ?? 'VP8').toUpperCase() === 'H264' ? 'MPEG4/ISO/AVC' : 'VP8';
       const source = new RtpSourceCallback();
@@ -57,7 +63,9 @@ export class BrowserPeer {
       source.pipe(jitter.input);
       jitter.pipe(depacketizer.input);
       depacketizer.pipe((out) => {
-        if (out.frame) this.received.push({ data: out.frame.data, keyframe: out.frame.isKeyframe });
+        if (!out.frame) return;
+        this.firstFrameAt ??= performance.now();
+        this.received.push({ data: out.frame.data, keyframe: out.frame.isKeyframe });
       });
       track.onReceiveRtp.subscribe((rtp) => source.input(rtp));
       this.chains.push(source, jitter, depacketizer);

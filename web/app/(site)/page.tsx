@@ -1,4 +1,4 @@
-import { LiveStudio } from '../components/LiveStudio';
+import { LiveStudio } from '../../components/LiveStudio';
 
 export default function Home() {
   return <LiveStudio />;

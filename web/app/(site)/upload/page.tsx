@@ -1,5 +1,5 @@
 import type { Metadata } from 'next';
-import { UploadStudio } from '../../components/UploadStudio';
+import { UploadStudio } from '../../../components/UploadStudio';
 
 export const metadata: Metadata = {
   title: 'cyclestream · upload',
