@@ -1,9 +1,8 @@
 // Installed in the page by the e2e tests (see frame-probe.ts for what it measures and why).
-(() => {
+// window.__makeProbe(inVideo, outVideo) makes a probe; window.__probe is one for the webcam page.
+window.__makeProbe = (inVideo, outVideo) => {
   const W = 64;
   const H = 48;
-  const inVideo = document.querySelector('[data-testid="input-video"]');
-  const outVideo = document.querySelector('[data-testid="output-video"]');
   const canvas = document.createElement('canvas');
   canvas.width = W;
   canvas.height = H;
@@ -52,7 +51,7 @@
   };
   inVideo.requestVideoFrameCallback(onIn);
   outVideo.requestVideoFrameCallback(onOut);
-  window.__probe = {
+  return {
     start(t) {
       transform = t;
       result.frames = 0;
@@ -62,4 +61,10 @@
     },
     read: () => JSON.parse(JSON.stringify(result)),
   };
-})();
+};
+if (document.querySelector('[data-testid="output-video"]')) {
+  window.__probe = window.__makeProbe(
+    document.querySelector('[data-testid="input-video"]'),
+    document.querySelector('[data-testid="output-video"]'),
+  );
+}
