@@ -11,7 +11,7 @@
  * Sections: model (ms per frame per model and size, main thread vs inference worker),
  * pipeline (decode -> translate -> smooth -> encode fps on a real clip), reference (the paper's
  * ResNet-9 and resnet9_ms / default_ms), jobs (video jobs as a multiple of realtime), live (scripts/bench/live.ts,
- * when present). Generators load with the server's settings: config.providers resolved once,
+ * when present), viewers (WHEP viewers per stream against server CPU, and time to first frame). Generators load with the server's settings: config.providers resolved once,
  * graph optimisation "all", intraOpThreads = config (all cores by default).
  */
 import { existsSync } from 'node:fs';
@@ -33,8 +33,9 @@ import { benchModel } from './bench/model.js';
 import { benchPipeline } from './bench/pipeline.js';
 import { benchReference } from './bench/reference.js';
 import { benchJobs } from './bench/jobs.js';
+import { benchViewers, viewersText } from './bench/viewers.js';
 
-const SECTIONS = ['model', 'pipeline', 'reference', 'jobs', 'live'] as const;
+const SECTIONS = ['model', 'pipeline', 'reference', 'jobs', 'live', 'viewers'] as const;
 type Section = (typeof SECTIONS)[number];
 const DEFAULT_SIZES: Size[] = [
   { height: 256, width: 256 },
@@ -191,6 +192,10 @@ async function main(): Promise<void> {
       return { result, text };
     },
     live: () => benchLiveIfPresent(opts),
+    viewers: async () => {
+      const result = await benchViewers(opts);
+      return { result, text: viewersText(result) };
+    },
   };
   let failed = 0;
   for (const section of SECTIONS) {

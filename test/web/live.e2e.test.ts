@@ -57,6 +57,19 @@ test('webcam page: translated video matches the fixture transform, switches mode
     assert.equal(await page.textContent('[data-testid="stat-backend"]'), 'cpu');
     assert.ok(Number(await page.textContent('[data-testid="stat-fps-out"]')) > 0);
 
+    // A webcam session is a stream too: the page offers the embed snippet, and the embed page plays it.
+    const streamId = srv.app.sessions.all()[0]!.id;
+    const snippet = await page.inputValue('[data-testid="embed-snippet"]');
+    assert.ok(snippet.includes(`/embed/${streamId}"`), snippet);
+    const embedUrl = await page.getAttribute('[data-testid="embed-link"]', 'href');
+    assert.equal(embedUrl, `${srv.url}/embed/${streamId}`);
+    const viewer = await browser.newPage();
+    await viewer.goto(embedUrl!);
+    await viewer.locator('[data-testid="embed-player"][data-state="live"]').waitFor({ timeout: 20_000 });
+    assert.equal(srv.app.sessions.all()[0]!.counters().viewers, 1);
+    await viewer.close();
+    assert.ok(await waitFor(() => srv.app.sessions.all()[0]!.counters().viewers === 0, 8000), 'the closed embed page still counts as a viewer');
+
     // Switch models while live: no renegotiation, new transform shows within 1 s.
     await page.evaluate(() => (window as unknown as { __probe: ProbeHandle }).__probe.start('swap-rb'));
     const switchedAt = await page.evaluate(() => performance.now());

@@ -13,66 +13,18 @@ import { chromiumAvailable, launchChromium } from '../helpers/browser.js';
 import { startTestApp, waitFor } from '../helpers/app.js';
 import { webcamClip } from '../helpers/clips.js';
 import { PROBE_SOURCE, median, type ProbeHandle } from './frame-probe.js';
+import { WHIP_CLIENT_SOURCE, type WhipClientWindow } from './whip-client.js';
 import type { StreamSummary } from '../../server/signaling/index.js';
 
 const TOKEN = 'e2e-ingest-token';
 const MAX_MEAN_ABS_ERROR = 10;
-
-/** The publisher page's script: a minimal browser WHIP client and WHEP viewers, as any site could write. */
-const CLIENT_SCRIPT = `
-const gathered = (pc) => new Promise((resolve) => {
-  if (pc.iceGatheringState === 'complete') return resolve();
-  pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
-});
-window.viewers = {};
-window.publish = async (server, token) => {
-  const camera = await navigator.mediaDevices.getUserMedia({ video: { width: 320, height: 240 }, audio: false });
-  document.querySelector('[data-testid="input-video"]').srcObject = camera;
-  const pc = new RTCPeerConnection();
-  pc.addTransceiver(camera.getVideoTracks()[0], { direction: 'sendonly', streams: [camera] });
-  await pc.setLocalDescription(await pc.createOffer());
-  await gathered(pc);
-  const res = await fetch(server + '/whip/invert', {
-    method: 'POST',
-    headers: { 'content-type': 'application/sdp', authorization: 'Bearer ' + token },
-    body: pc.localDescription.sdp,
-  });
-  if (res.status !== 201) throw new Error('WHIP ' + res.status + ' ' + (await res.text()));
-  await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
-  window.publisher = pc;
-  return res.headers.get('x-stream-id');
-};
-window.watch = async (server, streamId, videoId) => {
-  const pc = new RTCPeerConnection();
-  pc.addTransceiver('video', { direction: 'recvonly' });
-  pc.ontrack = (e) => { document.getElementById(videoId).srcObject = new MediaStream([e.track]); };
-  await pc.setLocalDescription(await pc.createOffer());
-  await gathered(pc);
-  const res = await fetch(server + '/whep/' + streamId, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: pc.localDescription.sdp });
-  if (res.status !== 201) throw new Error('WHEP ' + res.status + ' ' + (await res.text()));
-  await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
-  window.viewers[videoId] = { pc, location: new URL(res.headers.get('location'), server).href };
-};
-window.leave = async (videoId) => {
-  const v = window.viewers[videoId];
-  v.pc.close();
-  return (await fetch(v.location, { method: 'DELETE' })).status;
-};
-window.framesOf = (videoId) => new Promise((resolve) => {
-  const video = document.getElementById(videoId);
-  let n = 0;
-  const tick = () => { n++; video.requestVideoFrameCallback(tick); };
-  video.requestVideoFrameCallback(tick);
-  setTimeout(() => resolve(n), 2000);
-});
-`;
 
 function publisherPage(): string {
   return `<!doctype html><meta charset="utf-8"><title>publisher</title>
 <video data-testid="input-video" muted autoplay playsinline></video>
 <video id="viewer-a" muted autoplay playsinline></video>
 <video id="viewer-b" muted autoplay playsinline></video>
-<script>${CLIENT_SCRIPT}</script>`;
+<script>${WHIP_CLIENT_SOURCE}</script>`;
 }
 
 function hostPage(server: string, streamId: string, withComponent: boolean): string {
@@ -118,12 +70,12 @@ test('WHIP publisher and WHEP viewers in Chromium; iframe and <cyclestream-playe
     pages.set('/publisher', publisherPage());
     const pub = await browser.newPage();
     await pub.goto(`${allowed.origin}/publisher`);
-    const streamId = await pub.evaluate(([s, tok]) => (window as unknown as { publish(a: string, b: string): Promise<string> }).publish(s!, tok!), [srv.url, TOKEN]);
+    const streamId = await pub.evaluate(([s, tok]) => (window as unknown as WhipClientWindow).publish(s!, tok!), [srv.url, TOKEN]);
     assert.match(streamId, /^[0-9a-f-]{36}$/);
 
     // Two WHEP viewers; both must show the fixture model's transform of the camera picture.
     for (const id of ['viewer-a', 'viewer-b']) {
-      await pub.evaluate(([s, sid, v]) => (window as unknown as { watch(a: string, b: string, c: string): Promise<void> }).watch(s!, sid!, v!), [srv.url, streamId, id]);
+      await pub.evaluate(([s, sid, v]) => (window as unknown as WhipClientWindow).watch(s!, sid!, v!), [srv.url, streamId, id]);
     }
     await pub.waitForFunction(() => ['viewer-a', 'viewer-b'].every((id) => (document.getElementById(id) as HTMLVideoElement).currentTime > 0.3), undefined, { timeout: 20_000 });
     await pub.evaluate(PROBE_SOURCE);
@@ -151,8 +103,8 @@ test('WHIP publisher and WHEP viewers in Chromium; iframe and <cyclestream-playe
     for (const n of sent) assert.ok(Math.abs(n - encoded) <= 3, `a viewer got ${n} of ${encoded} encoded frames`);
 
     // Viewer A leaves; B plays on.
-    assert.equal(await pub.evaluate(() => (window as unknown as { leave(id: string): Promise<number> }).leave('viewer-a')), 200);
-    const bFrames = await pub.evaluate(() => (window as unknown as { framesOf(id: string): Promise<number> }).framesOf('viewer-b'));
+    assert.equal(await pub.evaluate(() => (window as unknown as WhipClientWindow).leave('viewer-a')), 200);
+    const bFrames = await pub.evaluate(() => (window as unknown as WhipClientWindow).framesOf('viewer-b'));
     t.diagnostic(`viewer B after A left: ${bFrames} frames in 2 s`);
     assert.ok(bFrames >= 15, `viewer B showed ${bFrames} frames in 2 s after A left`);
     assert.equal((await stream(srv.url, streamId)).viewers, 1);
