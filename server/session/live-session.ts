@@ -15,6 +15,7 @@ import type { Backend, CloseReason, SessionStats, StreamSource, StreamStateEvent
 import type { SessionEvents } from '../signaling/index.js';
 import { BadRequestError, ClosedError, CodecError, ModelLoadError, asCycleStreamError } from '../shared/errors.js';
 import { processingSize, type RgbImage } from '../shared/image.js';
+import { FrameTranslator } from './translator.js';
 import { SlidingWindow } from './window.js';
 
 export type SessionConfig = Pick<
@@ -84,7 +85,7 @@ export class LiveSession {
   #decodeChain: Promise<void> = Promise.resolve();
   #decodeQueued = 0;
   #running: Promise<void> = Promise.resolve();
-  #encoding: Promise<void> = Promise.resolve();
+  readonly #translator: FrameTranslator<number>;
   #forceKeyframe = true;
   #closing: Promise<void> | null = null;
   #closeReason: CloseReason | null = null;
@@ -103,7 +104,6 @@ export class LiveSession {
   readonly #fanout: VideoFanout;
   readonly #viewers: ViewerSet;
   readonly #streamListeners = new Set<(e: StreamStateEvent) => void>();
-  #modelRuns = 0;
   #framesEncoded = 0;
   #outputSize = { width: 0, height: 0 };
 
@@ -113,6 +113,12 @@ export class LiveSession {
     this.#smoothing = opts.smoothing;
     this.#shortSidePx = opts.processingShortSidePx;
     this.#temporal = createTemporalSmoother({ strength: opts.smoothing });
+    this.#translator = new FrameTranslator<number>({
+      temporal: this.#temporal,
+      converter: this.#converter,
+      encode: (yuv, receivedAtMs) => this.#encodeAndSend(yuv, receivedAtMs),
+      onError: (err) => this.#log.warn({ err }, 'encode failed'),
+    });
     this.#scheduler = new LatestFrameScheduler<Job, void>({
       process: (job) => this.#translate(job),
       onDrop: (job) => this.#release(job.img),
@@ -204,7 +210,7 @@ export class LiveSession {
     }
   }
 
-  /** Frame buffers cycle through a small pool: one decoding, one pending, one in flight. */
+  /** Frame buffers cycle through a small pool: one decoding, one pending, one in the model, one finishing. */
   #take(width: number, height: number): RgbImage {
     while (this.#pool.length) {
       const img = this.#pool.pop()!;
@@ -214,36 +220,28 @@ export class LiveSession {
   }
 
   #release(img: RgbImage): void {
-    if (this.#pool.length < 4) this.#pool.push(img);
+    if (this.#pool.length < 5) this.#pool.push(img);
   }
 
-  /**
-   * Model, smoothing and the scale back to stream size; the encode is left running so the next
-   * frame's model run overlaps it. At most one encode is in flight: the converter's output frame
-   * is reused, so it is only rewritten once the previous encode has let go of it.
-   */
-  async #translate(job: Job): Promise<void> {
-    const run = (async () => {
-      const gen = this.#generator;
-      this.#procSize = { width: job.img.width, height: job.img.height };
-      const out = await gen.run(job.img);
-      this.#modelRuns++;
-      this.#inferenceMs.add(gen.stats().lastInferenceMs, Date.now());
-      const smoothed = this.#temporal.process(job.img, out);
-      await this.#encoding;
-      if (this.#closing) return;
-      const yuv = this.#converter.fromRgb(smoothed, job.streamWidth, job.streamHeight);
-      this.#encoding = this.#encodeAndSend(yuv, job.receivedAtMs).catch((err: unknown) => this.#log.warn({ err }, 'encode failed'));
-    })();
+  /** The model now; smoothing, scaling and encoding of this frame overlap the next frame's model run. */
+  #translate(job: Job): Promise<void> {
+    const gen = this.#generator;
+    this.#procSize = { width: job.img.width, height: job.img.height };
+    const run = this.#translator
+      .translate(gen, {
+        img: job.img,
+        streamWidth: job.streamWidth,
+        streamHeight: job.streamHeight,
+        meta: job.receivedAtMs,
+        release: () => this.#release(job.img),
+      })
+      .then(() => this.#inferenceMs.add(gen.stats().lastInferenceMs, Date.now()));
     this.#running = run.catch(() => {});
-    try {
-      await run;
-    } finally {
-      this.#release(job.img);
-    }
+    return run;
   }
 
   async #encodeAndSend(yuv: Frame, receivedAtMs: number): Promise<void> {
+    if (this.#closing) return;
     if (!this.#encoder) {
       this.#encoder = createVideoEncoder({
         codec: this.#fanout.codec,
@@ -375,7 +373,7 @@ export class LiveSession {
 
   counters(): StreamCounters {
     return {
-      modelRuns: this.#modelRuns,
+      modelRuns: this.#translator.runs,
       framesEncoded: this.#framesEncoded,
       viewers: this.#viewers.size,
       width: this.#outputSize.width,
@@ -420,7 +418,7 @@ export class LiveSession {
     clearInterval(this.#statsTimer);
     for (const u of this.#unsubscribe) u();
     await this.#scheduler.close();
-    await this.#encoding;
+    await this.#translator.flush();
     await this.#decodeChain.catch(() => {});
     await this.#switching.catch(() => {});
     await this.#fanout.flush();

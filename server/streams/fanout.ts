@@ -48,6 +48,10 @@ export interface FanoutStats {
 interface SinkState {
   sink: RtpSink;
   waitingForKeyframe: boolean;
+  /** Bumped by every key frame queued for the sink; a delta belongs to the latest one. */
+  generation: number;
+  /** A generation whose key frame was refused: its queued deltas cannot decode. */
+  refusedGeneration: number;
   pending: number;
   chain: Promise<void>;
   stats: FanoutSinkStats;
@@ -80,6 +84,8 @@ export class VideoFanout {
       this.#sinks.set(sink, {
         sink,
         waitingForKeyframe: true,
+        generation: 0,
+        refusedGeneration: -1,
         pending: 0,
         chain: Promise.resolve(),
         stats: { id: sink.id, framesSent: 0, framesSkipped: 0, framesDropped: 0 },
@@ -110,20 +116,30 @@ export class VideoFanout {
       }
       // Decided now, not when the send resolves, so the deltas after this key frame go too.
       state.waitingForKeyframe = false;
+      if (frame.keyframe) state.generation++;
+      const generation = state.generation;
       state.pending++;
       // werift's sender rewrites SSRC, payload type and extensions in place: one header per sink.
       const own = packets.map((p) => new RtpPacket(cloneHeader(p.header), p.payload));
+      const refused = () => {
+        if (!frame.keyframe) return;
+        state.refusedGeneration = generation;
+        // Only if no newer key frame is queued behind it; that one starts the sink instead.
+        if (state.generation === generation) {
+          state.waitingForKeyframe = true;
+          this.#opts.onKeyframeNeeded('sink-behind');
+        }
+      };
       state.chain = state.chain
-        .then(() => state.sink.sendRtp(own, frame.keyframe))
-        .then(
-          (sent) => {
-            if (sent) state.stats.framesSent++;
-            else if (frame.keyframe) state.waitingForKeyframe = true;
-          },
-          () => {
-            state.waitingForKeyframe = true;
-          },
-        )
+        .then(async () => {
+          if (generation === state.refusedGeneration) {
+            state.stats.framesSkipped++;
+            return;
+          }
+          if (await state.sink.sendRtp(own, frame.keyframe)) state.stats.framesSent++;
+          else refused();
+        })
+        .catch(refused)
         .finally(() => {
           state.pending--;
         });

@@ -111,7 +111,12 @@ export class ViewerSet {
   }
 
   close(): Promise<void> {
-    this.#closing ??= Promise.allSettled([...this.#viewers.keys()].map((id) => this.remove(id))).then(() => undefined);
+    if (!this.#closing) {
+      // Set before the removals start, so they report no viewer-count changes on the way out.
+      let done!: () => void;
+      this.#closing = new Promise<void>((resolve) => (done = resolve));
+      void Promise.allSettled([...this.#viewers.keys()].map((id) => this.remove(id))).then(() => done());
+    }
     return this.#closing;
   }
 

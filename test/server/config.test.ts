@@ -62,3 +62,47 @@ test('video job settings: defaults, environment and bad values', () => {
     assert.throws(() => loadConfig({ env }), (err: unknown) => err instanceof ConfigError && err.key === key);
   }
 });
+
+test('stream access settings: defaults and comma-separated token lists', () => {
+  const def = loadConfig();
+  assert.deepEqual([def.ingestTokens, def.viewerTokens, def.operatorTokens], [[], [], []]);
+  assert.deepEqual(def.embedOrigins, ['*']);
+  assert.equal(def.maxViewersPerStream, 16);
+  assert.equal(def.idleTimeoutMs, 5000);
+  const cfg = loadConfig({
+    env: {
+      INGEST_TOKENS: 'ingest-token-1, ingest-token-2,',
+      VIEWER_TOKENS: 'viewer-token',
+      OPERATOR_TOKENS: 'operator-token',
+      EMBED_ORIGINS: 'https://a.example, http://localhost:8080',
+      MAX_VIEWERS_PER_STREAM: '1000',
+    },
+  });
+  assert.deepEqual(cfg.ingestTokens, ['ingest-token-1', 'ingest-token-2']);
+  assert.deepEqual(cfg.viewerTokens, ['viewer-token']);
+  assert.deepEqual(cfg.operatorTokens, ['operator-token']);
+  assert.deepEqual(cfg.embedOrigins, ['https://a.example', 'http://localhost:8080']);
+  assert.equal(cfg.maxViewersPerStream, 1000);
+  assert.equal(loadConfig({ argv: ['--max-viewers-per-stream', '1'] }).maxViewersPerStream, 1);
+});
+
+test('bad stream access settings name their key', () => {
+  const cases: [Record<string, string>, string][] = [
+    [{ INGEST_TOKENS: 'long-enough-token,short' }, 'INGEST_TOKENS'],
+    [{ VIEWER_TOKENS: '1234567' }, 'VIEWER_TOKENS'],
+    [{ OPERATOR_TOKENS: 'tiny' }, 'OPERATOR_TOKENS'],
+    [{ EMBED_ORIGINS: 'a.example' }, 'EMBED_ORIGINS'],
+    [{ EMBED_ORIGINS: 'https://a.example/path' }, 'EMBED_ORIGINS'],
+    [{ MAX_VIEWERS_PER_STREAM: '0' }, 'MAX_VIEWERS_PER_STREAM'],
+    [{ MAX_VIEWERS_PER_STREAM: '1001' }, 'MAX_VIEWERS_PER_STREAM'],
+    [{ MAX_VIEWERS_PER_STREAM: '2.5' }, 'MAX_VIEWERS_PER_STREAM'],
+  ];
+  for (const [env, key] of cases) {
+    assert.throws(
+      () => loadConfig({ env }),
+      (err: unknown) => err instanceof ConfigError && err.key === key && err.message.includes(key),
+      `${JSON.stringify(env)} should name ${key}`,
+    );
+  }
+  assert.equal(loadConfig({ env: { INGEST_TOKENS: '12345678' } }).ingestTokens[0], '12345678', '8 characters are enough');
+});

@@ -223,7 +223,7 @@ describe('ViewerSet', () => {
     const t = setup({
       createPeer: async (offer, codec) => {
         const peer = new FakePeer(offer, codec);
-        peer.drop('failed');
+        peer.drop('ice-failed');
         return peer as unknown as PeerSession;
       },
     });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, NoVideoError, SdpError, UnsupportedCodecError } from '../../../server/shared/errors.js';
 import { createPeerSession } from '../../../server/webrtc/index.js';
-import { addBitrateHints, dropRejectedFromBundle, inspectOffer } from '../../../server/webrtc/sdp.js';
+import { addBitrateHints, dropRejectedFromBundle, inspectOffer, inspectViewerOffer } from '../../../server/webrtc/sdp.js';
 import { AV1, H264_42001F_PM1, H264_42E01F_PM0, H264_42E01F_PM1, VP8, VP9, browserOffer } from './offers.js';
 
 function videoSection(sdp: string): string[] {
@@ -173,5 +173,62 @@ describe('BUNDLE group of the answer', () => {
     assert.ok(dropRejectedFromBundle(answer).split('\r\n').includes('a=group:BUNDLE 1'));
     const untouched = answer.replace('m=audio 0', 'm=audio 9').replace('m=video 0', 'm=video 9');
     assert.equal(dropRejectedFromBundle(untouched), untouched);
+  });
+});
+
+// inspectViewerOffer (WHEP): a video section the viewer receives, offering the one codec the
+// stream is already encoded in; a=ssrc is not needed since nothing is received from a viewer.
+describe('viewer offers', () => {
+  it('accepts a recvonly offer and picks the stream codec', () => {
+    const offer = inspectViewerOffer(browserOffer({ audio: true, videoDirection: 'recvonly' }), 'vp8');
+    assert.equal(offer.codec, 'vp8');
+    assert.equal(offer.payloadType, VP8.pt);
+    assert.equal(offer.direction, 'recvonly');
+    assert.equal(offer.mLineIndex, 1);
+    assert.equal(videoSection(offer.restrictedSdp)[0], `m=video 9 UDP/TLS/RTP/SAVPF ${VP8.pt}`);
+  });
+
+  it('accepts sendrecv, and picks H.264 packetization-mode 1 for an H.264 stream over VP8', () => {
+    const offer = inspectViewerOffer(browserOffer({ videoDirection: 'sendrecv' }), 'h264');
+    assert.equal(offer.codec, 'h264');
+    assert.equal(offer.payloadType, H264_42E01F_PM1.pt);
+    assert.equal(offer.direction, 'sendrecv');
+    assert.equal(inspectViewerOffer(browserOffer({ video: [H264_42E01F_PM0, H264_42001F_PM1] }), 'h264').payloadType, H264_42001F_PM1.pt);
+  });
+
+  it('rejects video the viewer does not receive with NoVideoError', () => {
+    for (const direction of ['sendonly', 'inactive']) {
+      assert.throws(() => inspectViewerOffer(browserOffer({ videoDirection: direction }), 'vp8'), (err: unknown) => {
+        assert.ok(err instanceof NoVideoError, direction);
+        assert.match(err.message, /recvonly\/sendrecv/);
+        return true;
+      });
+    }
+    const audioOnly = browserOffer({ audio: true }).split('m=video')[0]!;
+    assert.throws(() => inspectViewerOffer(audioOnly, 'vp8'), NoVideoError);
+  });
+
+  it('rejects an offer without the stream codec with UnsupportedCodecError naming it', () => {
+    assert.throws(() => inspectViewerOffer(browserOffer({ video: [VP8, VP9], videoDirection: 'recvonly' }), 'h264'), (err: unknown) => {
+      assert.ok(err instanceof UnsupportedCodecError);
+      assert.match(err.message, /\(VP8, VP9\) do not include H264 with packetization-mode=1, the codec this stream is encoded in/);
+      return true;
+    });
+    assert.throws(() => inspectViewerOffer(browserOffer({ video: [H264_42E01F_PM0], videoDirection: 'recvonly' }), 'h264'), UnsupportedCodecError);
+    assert.throws(() => inspectViewerOffer(browserOffer({ video: [H264_42E01F_PM1, AV1], videoDirection: 'recvonly' }), 'vp8'), (err: unknown) => {
+      assert.ok(err instanceof UnsupportedCodecError);
+      assert.match(err.message, /do not include VP8, the codec/);
+      return true;
+    });
+  });
+
+  it('does not need a=ssrc lines', () => {
+    const noSsrc = browserOffer({ video: [VP8], videoDirection: 'recvonly' }).replace(/a=ssrc[^\r]*\r\n/g, '');
+    assert.ok(!noSsrc.includes('a=ssrc'));
+    assert.equal(inspectViewerOffer(noSsrc, 'vp8').codec, 'vp8');
+  });
+
+  it('still rejects malformed SDP with SdpError', () => {
+    assert.throws(() => inspectViewerOffer('not sdp', 'vp8'), SdpError);
   });
 });
