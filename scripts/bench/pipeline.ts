@@ -11,6 +11,8 @@
  *   session does once inference is in a worker: frames are decoded as they arrive).
  * - overlap+encode: additionally, frame N's encode (on libuv's thread pool) runs while
  *   the generator works on frame N+1.
+ * - live: the live session's own FrameTranslator (server/session/translator.ts): frame N's
+ *   smoothing, scale-up and encode all run while the generator works on frame N+1.
  * Each with the generator on the main thread and in the inference worker. model_only_fps is
  * the same generator, same size, same run, fed one decoded frame over and over for as many
  * frames as a pass has. Passes of all variants and of model-only are interleaved, so load from
@@ -23,7 +25,7 @@ import { createRgbConverter, createVideoDecoder, createVideoEncoder, setFfmpegLo
 import type { Generator } from '../../server/inference/index.js';
 import { installPolyfills, processingSize, type RgbImage } from '../../server/shared/index.js';
 import { createTemporalSmoother } from '../../server/temporal/index.js';
-import { fitWithin } from '../../server/session/index.js';
+import { FrameTranslator, fitWithin } from '../../server/session/index.js';
 import {
   MODES,
   defaultModel,
@@ -66,8 +68,8 @@ async function loadClip(file: string): Promise<Clip> {
   return { file, width: par.width, height: par.height, extradata, packets };
 }
 
-type Variant = 'serial' | 'overlap' | 'overlap+encode';
-const VARIANTS: readonly Variant[] = ['serial', 'overlap', 'overlap+encode'];
+type Variant = 'serial' | 'overlap' | 'overlap+encode' | 'live';
+const VARIANTS: readonly Variant[] = ['serial', 'overlap', 'overlap+encode', 'live'];
 
 interface PassSetup {
   clip: Clip;
@@ -88,8 +90,8 @@ async function pass(variant: Variant, s: PassSetup): Promise<{ frames: number; m
   await using encoder = createVideoEncoder({ codec: s.codec, width: s.stream.width, height: s.stream.height, fps: 30, bitrateKbps: s.bitrateKbps });
   const temporal = createTemporalSmoother({ strength: s.smoothing });
   const { width: pw, height: ph } = s.proc;
-  // Three buffers: one being decoded into, one waiting, one in the generator / smoother.
-  const ring: RgbImage[] = [0, 1, 2].map(() => ({ width: pw, height: ph, data: new Uint8Array(pw * ph * 3) }));
+  // Four buffers: one being decoded into, one waiting, one in the generator, one being smoothed.
+  const ring: RgbImage[] = [0, 1, 2, 3].map(() => ({ width: pw, height: ph, data: new Uint8Array(pw * ph * 3) }));
   const stage: Record<string, number[]> = { decode: [], toRgb: [], generator: [], temporal: [], fromRgb: [], encode: [] };
   const timed = variant === 'serial';
   const clock = (name: string, t0: number) => {
@@ -120,6 +122,28 @@ async function pass(variant: Variant, s: PassSetup): Promise<{ frames: number; m
   const t0 = performance.now();
   const it = frames();
   let next = it.next();
+  if (variant === 'live') {
+    const errors: unknown[] = [];
+    const translator = new FrameTranslator<number>({
+      temporal,
+      converter,
+      encode: async (yuv, ptsMs) => {
+        await encoder.encode(yuv, { ptsMs });
+      },
+      onError: (err) => errors.push(err),
+    });
+    for (;;) {
+      const r = await next;
+      if (r.done) break;
+      next = it.next();
+      const { img, ptsMs } = r.value;
+      await translator.translate(s.gen, { img, streamWidth: s.stream.width, streamHeight: s.stream.height, meta: ptsMs });
+      done++;
+    }
+    await translator.flush();
+    if (errors.length) throw errors[0];
+    return { frames: done, ms: performance.now() - t0, stageMs: {} };
+  }
   for (;;) {
     const r = await next;
     if (r.done) break;
