@@ -67,6 +67,9 @@ const configSchema = z.object({
   /** Origins allowed to embed the player (CSP frame-ancestors, and CORS for WHEP); '*' = any. */
   embedOrigins: z.array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, "must be '*' or an origin like https://example.com")),
   maxViewersPerStream: z.number().int().min(1).max(1000),
+  /** Live streams of one model share a session and batch their frames: 'auto' = on GPU providers. */
+  batchAcrossStreams: z.enum(['auto', 'on', 'off']),
+  maxBatch: z.number().int().min(1).max(64),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
@@ -144,6 +147,8 @@ const KEYS: KeySpec[] = [
   { env: 'OPERATOR_TOKENS', key: 'operatorTokens', parse: list },
   { env: 'EMBED_ORIGINS', key: 'embedOrigins', parse: list },
   { env: 'MAX_VIEWERS_PER_STREAM', key: 'maxViewersPerStream', parse: int },
+  { env: 'BATCH_ACROSS_STREAMS', key: 'batchAcrossStreams', parse: str },
+  { env: 'MAX_BATCH', key: 'maxBatch', parse: int },
 ];
 
 export function defaultConfig(root: string = process.cwd()): z.infer<typeof configSchema> {
@@ -191,6 +196,10 @@ export function defaultConfig(root: string = process.cwd()): z.infer<typeof conf
     embedOrigins: ['*'],
     // Each viewer costs SRTP and a socket send per packet on the main thread, not a model run.
     maxViewersPerStream: 16,
+    // On a CPU a batch costs as much as its frames one by one, and sharing one worker would
+    // serialize the streams; on a GPU a batch of 8 costs little more than one frame.
+    batchAcrossStreams: 'auto',
+    maxBatch: 8,
   };
 }
 

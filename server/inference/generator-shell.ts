@@ -9,8 +9,11 @@ export interface GeneratorCore {
   manifest: ModelManifest;
   provider: ExecutionProviderName;
   thread: 'worker' | 'main';
-  /** Runs the model once on a validated image; returns the output (owned by the core) and session.run's ms. */
-  infer(img: RgbImage): Promise<{ output: RgbImage; inferenceMs: number }>;
+  /**
+   * Runs the model once on a validated image; returns the output (owned by the core),
+   * session.run's ms, and how many frames that run carried (batching across streams; default 1).
+   */
+  infer(img: RgbImage): Promise<{ output: RgbImage; inferenceMs: number; batch?: number }>;
   /** Size the core's buffers are set up for (0 before the first run). */
   size(): { width: number; height: number };
   /** Frees the session; called once, never during a run. */
@@ -32,6 +35,7 @@ export function createGeneratorShell(core: GeneratorCore): Generator {
   let lastInferenceMs = 0;
   let totalInferenceMs = 0;
   let lastRunMs = 0;
+  let lastBatch = 1;
 
   async function infer(img: RgbImage, timed: boolean): Promise<RgbImage> {
     if (closing) throw new ClosedError(`generator ${manifest.id} is closed`);
@@ -41,8 +45,9 @@ export function createGeneratorShell(core: GeneratorCore): Generator {
     const job = core.infer(img);
     busy = job;
     try {
-      const { output, inferenceMs } = await job;
+      const { output, inferenceMs, batch } = await job;
       if (timed) {
+        lastBatch = batch ?? 1;
         runs++;
         lastInferenceMs = inferenceMs;
         totalInferenceMs += inferenceMs;
@@ -88,6 +93,7 @@ export function createGeneratorShell(core: GeneratorCore): Generator {
       lastInferenceMs,
       avgInferenceMs: runs ? totalInferenceMs / runs : 0,
       lastRunMs,
+      lastBatch,
       ...core.size(),
     }),
     close,

@@ -17,6 +17,8 @@ export interface GeneratorStats {
   readonly avgInferenceMs: number;
   /** Last run including the RGB <-> tensor conversions. */
   readonly lastRunMs: number;
+  /** Frames the last run's session.run carried: above 1 when streams of one model were batched. */
+  readonly lastBatch: number;
   /** Size the buffers are currently set up for (0 before the first run). */
   readonly width: number;
   readonly height: number;

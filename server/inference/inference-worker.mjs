@@ -9,7 +9,8 @@
  * Requests arrive as `{ id, op, ... }` and are handled strictly one after another; every
  * request gets exactly one reply `{ id, ok: true, ... }` or `{ id, ok: false, error }`.
  * Frames travel through two SharedArrayBuffers owned by the main thread (packed RGB in,
- * packed RGB out); the float tensors are this thread's and are reused while the size holds.
+ * packed RGB out; a batch of frames back to back); the float tensors are this thread's and are
+ * reused while the size and batch size hold.
  */
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
@@ -70,22 +71,30 @@ async function create(modelPath, options) {
 function setFrame(msg) {
   const { width, height, input, output } = msg;
   const pixels = width * height;
-  const n = 3 * pixels;
-  const dims = [1, 3, height, width];
-  const inFloats = new Float32Array(n);
-  const outFloats = new Float32Array(n);
   frame = {
     width,
     height,
     pixels,
-    inRgb: new Uint8Array(input, 0, n),
-    outRgb: new Uint8Array(output, 0, n),
-    outFloats,
-    // The tensors wrap the arrays: ORT reads inFloats and writes outFloats in place each run.
-    inputTensor: new ort.Tensor('float32', inFloats, dims),
-    outputTensor: new ort.Tensor('float32', outFloats, dims),
-    inFloats,
+    // Frame k of a batch sits at byte 3 * pixels * k of both buffers.
+    inRgb: new Uint8Array(input),
+    outRgb: new Uint8Array(output),
+    /** Float tensors per batch size, made on first use and reused. */
+    tensors: new Map(),
   };
+}
+
+function tensorsFor(f, batch) {
+  let t = f.tensors.get(batch);
+  if (!t) {
+    const n = 3 * f.pixels * batch;
+    const dims = [batch, 3, f.height, f.width];
+    const inFloats = new Float32Array(n);
+    const outFloats = new Float32Array(n);
+    // The tensors wrap the arrays: ORT reads inFloats and writes outFloats in place each run.
+    t = { inFloats, outFloats, inputTensor: new ort.Tensor('float32', inFloats, dims), outputTensor: new ort.Tensor('float32', outFloats, dims) };
+    f.tensors.set(batch, t);
+  }
+  return t;
 }
 
 async function run(msg) {
@@ -99,16 +108,24 @@ async function run(msg) {
     throw new Error(`inference worker: no buffers for ${msg.width}x${msg.height}`);
   }
   const f = frame;
+  const batch = msg.batch ?? 1;
+  const n = 3 * f.pixels;
+  if (f.inRgb.length < n * batch) throw new Error(`inference worker: buffers hold fewer than ${batch} frames of ${msg.width}x${msg.height}`);
+  const t = tensorsFor(f, batch);
   const { inputName, outputName } = binding;
-  rgbToNchw(f.inRgb, f.inFloats, f.pixels, binding.lut);
+  for (let k = 0; k < batch; k++) {
+    rgbToNchw(f.inRgb.subarray(k * n, (k + 1) * n), t.inFloats.subarray(k * n, (k + 1) * n), f.pixels, binding.lut);
+  }
   const t0 = performance.now();
-  const result = await session.run({ [inputName]: f.inputTensor }, { [outputName]: f.outputTensor });
+  const result = await session.run({ [inputName]: t.inputTensor }, { [outputName]: t.outputTensor });
   const inferenceMs = performance.now() - t0;
   // onnxruntime-node writes the pre-allocated output in place and also returns a copy;
   // the returned tensor is authoritative should a provider ever skip the in-place write.
   const out = result[outputName];
-  const data = out && out.data instanceof Float32Array && out.data.length === f.outFloats.length ? out.data : f.outFloats;
-  nchwToRgb(data, f.outRgb, f.pixels, binding.outLo, binding.outHi);
+  const data = out && out.data instanceof Float32Array && out.data.length === t.outFloats.length ? out.data : t.outFloats;
+  for (let k = 0; k < batch; k++) {
+    nchwToRgb(data.subarray(k * n, (k + 1) * n), f.outRgb.subarray(k * n, (k + 1) * n), f.pixels, binding.outLo, binding.outHi);
+  }
   return { inferenceMs };
 }
 

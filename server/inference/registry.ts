@@ -24,6 +24,7 @@ import {
 } from './providers.js';
 import { InferenceWorker } from './worker-client.js';
 import { createWorkerGenerator } from './worker-generator.js';
+import { BatchRunner } from './batch-runner.js';
 
 export interface InvalidModel {
   /** The manifest file name inside modelsDir. */
@@ -80,6 +81,13 @@ export interface LoadModelOptions {
   providers?: readonly ExecutionProviderName[];
   /** ORT intra-op threads; default: all cores. */
   intraOpThreads?: number;
+  /**
+   * Share one session among the generators of this model and batch their frames (batch-runner.ts):
+   * 'auto' when the provider is a GPU one, 'on' always, 'off' (default) never. Worker hosts only.
+   */
+  batchAcrossStreams?: 'auto' | 'on' | 'off';
+  /** Frames per batched run. Default 8. */
+  maxBatch?: number;
   logger?: StageLogger;
 }
 
@@ -135,6 +143,8 @@ export function createInferenceHost(options: InferenceHostOptions = {}): Inferen
   const open = new Set<Generator>();
   let closed = false;
   let retiredRuns = 0;
+  /** Batched sessions by model file, providers and threads; a promise while the first one opens. */
+  const runners = new Map<string, Promise<BatchRunner | null>>();
 
   async function loadModel(opts: LoadModelOptions): Promise<Generator> {
     if (closed) throw new ClosedError('inference host is closed');
@@ -153,7 +163,20 @@ export function createInferenceHost(options: InferenceHostOptions = {}): Inferen
     if (!(await exists(modelPath))) throw new ModelLoadError(`model ${id}: file ${manifest.file} is missing`);
 
     const fallback = { modelId: id, modelPath, providers, intraOpThreads, logger };
-    if (useWorker) return loadInWorker(manifest, fallback);
+    const batching = useWorker ? (opts.batchAcrossStreams ?? 'off') : 'off';
+    if (batching !== 'off') {
+      const key = JSON.stringify([modelPath, providers, intraOpThreads]);
+      const sharing = runners.get(key);
+      if (sharing) {
+        const runner = await sharing;
+        if (runner && !runner.closed) return track((onClose) => runner.handle(onClose));
+      }
+      const opening = loadInWorker(manifest, fallback, { batching, maxBatch: opts.maxBatch ?? 8, key });
+      // A second stream of the same model waits for this one's session instead of opening its own.
+      runners.set(key, opening.then((r) => r.runner, () => null));
+      return (await opening).generator;
+    }
+    if (useWorker) return (await loadInWorker(manifest, fallback, null)).generator;
 
     const { session, provider } = await createSessionWithFallback({ ...fallback, createSession });
     try {
@@ -180,12 +203,25 @@ export function createInferenceHost(options: InferenceHostOptions = {}): Inferen
     return generator;
   }
 
+  /** Counts a generator as open until its onClose. */
+  function track(make: (onClose: () => void) => Generator): Generator {
+    const generator = make(() => {
+      retiredRuns += generator.stats().runs;
+      open.delete(generator);
+    });
+    open.add(generator);
+    return generator;
+  }
+
   async function loadInWorker(
     manifest: ModelManifest,
     fallback: Omit<Parameters<typeof createSessionWithFallback>[0], 'createSession'>,
-  ): Promise<Generator> {
+    share: { batching: 'auto' | 'on'; maxBatch: number; key: string } | null,
+  ): Promise<{ generator: Generator; runner: BatchRunner | null }> {
     const worker = new InferenceWorker();
     let provider: ExecutionProviderName;
+    // A model exported with a fixed batch of 1 cannot take frames from several streams at once.
+    let batchable = false;
     try {
       // Every provider is tried inside the worker, so the session that wins is already there.
       const opened = await createSessionWithFallback({
@@ -193,6 +229,8 @@ export function createInferenceHost(options: InferenceHostOptions = {}): Inferen
         createSession: (path, sessionOptions) => worker.createSession(path, sessionOptions),
       });
       provider = opened.provider;
+      const meta = opened.session.inputMetadata?.find((m) => m.name === manifest.input.name);
+      batchable = !!meta && meta.isTensor && typeof meta.shape[0] !== 'number';
       try {
         checkSession(opened.session, manifest);
       } catch (err) {
@@ -206,17 +244,23 @@ export function createInferenceHost(options: InferenceHostOptions = {}): Inferen
       await worker.terminate();
       throw err;
     }
-    const generator = createWorkerGenerator({
-      manifest,
-      provider,
-      worker,
-      onClose: () => {
-        retiredRuns += generator.stats().runs;
-        open.delete(generator);
-      },
-    });
-    open.add(generator);
-    return generator;
+    if (share && !batchable) fallback.logger.warn({ model: manifest.id }, 'model has a fixed batch size; streams keep their own sessions');
+    if (share && batchable && (share.batching === 'on' || provider !== 'cpu')) {
+      const runner = new BatchRunner({
+        manifest,
+        provider,
+        worker,
+        maxBatch: share.maxBatch,
+        onClose: () => {
+          if (runners.get(share.key) === pending) runners.delete(share.key);
+        },
+      });
+      const pending = Promise.resolve(runner);
+      runners.set(share.key, pending);
+      fallback.logger.info({ model: manifest.id, provider, maxBatch: share.maxBatch }, 'streams of this model share one batched session');
+      return { generator: track((onClose) => runner.handle(onClose)), runner };
+    }
+    return { generator: track((onClose) => createWorkerGenerator({ manifest, provider, worker, onClose })), runner: null };
   }
 
   let closing: Promise<void> | null = null;

@@ -10,7 +10,7 @@ import { InferenceError } from '../shared/errors.js';
 import type { SessionInfo } from './providers.js';
 
 export interface WorkerFrameBuffers {
-  /** Packed RGB in, 3 * width * height bytes at least. */
+  /** Packed RGB in, 3 * width * height bytes per frame of the largest batch at least. */
   readonly input: SharedArrayBuffer;
   /** Packed RGB out, same size. */
   readonly output: SharedArrayBuffer;
@@ -27,7 +27,7 @@ export interface WorkerTensorBinding {
 
 type Request =
   | { op: 'create'; modelPath: string; options: ort.InferenceSession.SessionOptions }
-  | ({ op: 'run'; width: number; height: number; binding?: WorkerTensorBinding } & Partial<WorkerFrameBuffers>)
+  | ({ op: 'run'; width: number; height: number; batch: number; binding?: WorkerTensorBinding } & Partial<WorkerFrameBuffers>)
   | { op: 'release' };
 
 interface Reply {
@@ -121,18 +121,19 @@ export class InferenceWorker {
   }
 
   /**
-   * Runs the session on the RGB frame in the shared input buffer and leaves the RGB result
-   * in the shared output buffer. `buffers` (and `binding`, the first time) go along only
-   * when they change. Resolves to session.run's own time in ms.
+   * Runs the session on the RGB frame(s) in the shared input buffer and leaves the RGB results
+   * in the shared output buffer: `batch` frames back to back, as one batch. `buffers` (and
+   * `binding`, the first time) go along only when they change. Resolves to session.run's own time in ms.
    */
   async run(
     width: number,
     height: number,
     buffers?: WorkerFrameBuffers,
     binding?: WorkerTensorBinding,
+    batch = 1,
   ): Promise<number> {
     try {
-      const r = await this.#request({ op: 'run', width, height, ...buffers, binding });
+      const r = await this.#request({ op: 'run', width, height, batch, ...buffers, binding });
       return r.inferenceMs ?? 0;
     } catch (err) {
       throw new InferenceError((err as Error).message, { cause: err });

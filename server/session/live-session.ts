@@ -20,7 +20,7 @@ import { SlidingWindow } from './window.js';
 
 export type SessionConfig = Pick<
   Config,
-  'modelsDir' | 'providers' | 'intraOpThreads' | 'maxInputWidthPx' | 'maxInputHeightPx' | 'outputBitrateKbps'
+  'modelsDir' | 'providers' | 'intraOpThreads' | 'maxInputWidthPx' | 'maxInputHeightPx' | 'outputBitrateKbps' | 'batchAcrossStreams' | 'maxBatch'
 >;
 
 /** Shared with the manager so /api/health can prove that closed sessions freed their codecs and peers. */
@@ -278,6 +278,8 @@ export class LiveSession {
           id: modelId,
           providers: this.opts.config.providers,
           intraOpThreads: this.opts.config.intraOpThreads,
+          batchAcrossStreams: this.opts.config.batchAcrossStreams,
+          maxBatch: this.opts.config.maxBatch,
         });
       } catch (err) {
         const e = asCycleStreamError(err, ModelLoadError);

@@ -34,6 +34,8 @@ export type ManagerConfig = Pick<
   | 'browserMaxBitrateKbps'
   | 'maxViewersPerStream'
   | 'smoothing'
+  | 'batchAcrossStreams'
+  | 'maxBatch'
 >;
 
 /** What a session is opened with, whether it came from socket.io signaling or WHIP. */
@@ -102,6 +104,8 @@ export class SessionManager implements SessionFactory {
         id: modelId,
         providers: this.config.providers,
         intraOpThreads: this.config.intraOpThreads,
+        batchAcrossStreams: this.config.batchAcrossStreams,
+        maxBatch: this.config.maxBatch,
       });
       const id = randomUUID();
       const log = this.logger.child({ session: id, source: req.source });

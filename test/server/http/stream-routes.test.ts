@@ -374,3 +374,36 @@ test('an OBS-style WHIP offer (session-level ICE/DTLS, audio + H.264) is answere
     await srv.close();
   }
 });
+
+test('two streams of one model with BATCH_ACROSS_STREAMS=on share one session and both play', { timeout: 60_000 }, async () => {
+  const srv = await startTestApp({ ingestTokens: [TOKEN], batchAcrossStreams: 'on' });
+  const peers: BrowserPeer[] = [];
+  const senders: { stop(): Promise<void> }[] = [];
+  try {
+    const frames = encodeFrames({ codec: 'h264', width: 320, height: 240, count: 30 });
+    const viewers: BrowserPeer[] = [];
+    const ends: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const { publisher, res, answer } = await whip(srv.url);
+      peers.push(publisher);
+      assert.equal(res.status, 201, answer);
+      await publisher.acceptAnswer(answer);
+      await publisher.connected();
+      senders.push(pump(publisher, frames));
+      const v = await whep(srv.url, res.headers.get('x-stream-id')!);
+      peers.push(v.viewer);
+      viewers.push(v.viewer);
+      ends.push(res.headers.get('location')!);
+    }
+    assert.ok(await waitFor(() => viewers.every((v) => v.received.length >= 10), 15_000), `viewers got ${viewers.map((v) => v.received.length).join(' / ')} frames`);
+    // Two generator handles, one batched session behind them.
+    assert.equal(srv.app.health().openModelSessions, 2);
+    for (const end of ends) await fetch(`${srv.url}${end}`, { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } });
+    const h = srv.app.health();
+    assert.deepEqual([h.sessions, h.openModelSessions, h.openPeers], [0, 0, 0]);
+  } finally {
+    for (const s of senders) await s.stop();
+    for (const p of peers) await p.close();
+    await srv.close();
+  }
+});
