@@ -143,6 +143,10 @@ async function benchLiveIfPresent(opts: BenchOptions): Promise<{ result: Record<
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  // With --json, stdout carries the one JSON object only: libraries that print while a section
+  // runs (Next.js announces its config when the web app mounts) go to stderr instead.
+  const stdout = process.stdout.write.bind(process.stdout);
+  if (args.json) process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
   installPolyfills();
   // The server's settings, from the same environment variables the server reads.
   const config = loadConfig({ env: process.env, root: REPO_ROOT });
@@ -216,7 +220,7 @@ async function main(): Promise<void> {
   const seconds = Math.round((performance.now() - started) / 1000);
   if (args.json) {
     const loadAverageEnd = Math.round(os.loadavg()[0] * 100) / 100;
-    console.log(JSON.stringify({ machine: { ...machine, loadAverageEnd }, quick: args.quick, sections: wanted, ...results, seconds }, null, 2));
+    stdout(`${JSON.stringify({ machine: { ...machine, loadAverageEnd }, quick: args.quick, sections: wanted, ...results, seconds }, null, 2)}\n`);
   } else {
     console.log(`\ntotal ${seconds} s; load average ${machine.loadAverage} at start, ${Math.round(os.loadavg()[0] * 100) / 100} at end`);
   }
