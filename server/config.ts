@@ -70,6 +70,8 @@ const configSchema = z.object({
   /** Live streams of one model share a session and batch their frames: 'auto' = on GPU providers. */
   batchAcrossStreams: z.enum(['auto', 'on', 'off']),
   maxBatch: z.number().int().min(1).max(64),
+  /** 'auto': a model's fp16 copy on GPU providers when its manifest lists one; 'fp32' or 'fp16' everywhere. */
+  modelPrecision: z.enum(['auto', 'fp32', 'fp16']),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
@@ -149,6 +151,7 @@ const KEYS: KeySpec[] = [
   { env: 'MAX_VIEWERS_PER_STREAM', key: 'maxViewersPerStream', parse: int },
   { env: 'BATCH_ACROSS_STREAMS', key: 'batchAcrossStreams', parse: str },
   { env: 'MAX_BATCH', key: 'maxBatch', parse: int },
+  { env: 'MODEL_PRECISION', key: 'modelPrecision', parse: str },
 ];
 
 export function defaultConfig(root: string = process.cwd()): z.infer<typeof configSchema> {
@@ -200,6 +203,7 @@ export function defaultConfig(root: string = process.cwd()): z.infer<typeof conf
     // serialize the streams; on a GPU a batch of 8 costs little more than one frame.
     batchAcrossStreams: 'auto',
     maxBatch: 8,
+    modelPrecision: 'auto',
   };
 }
 

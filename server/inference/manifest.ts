@@ -48,6 +48,18 @@ export const manifestSchema = z.object({
     torchVersion: z.string().optional(),
   }),
   metrics: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * A float16 copy of the same generator (float32 input and output), written by training/fp16.py:
+   * loaded instead of `file` on GPU providers (MODEL_PRECISION).
+   */
+  fp16: z
+    .object({
+      file: z.string().regex(/^[a-z0-9][a-z0-9_.-]*\.onnx$/),
+      maxAbsDiff: z.number().nonnegative().optional(),
+      meanAbsDiffLevels: z.number().nonnegative().optional(),
+      script: z.string().optional(),
+    })
+    .optional(),
   /** Listed but hidden from the model picker (test fixtures). */
   hidden: z.boolean().optional(),
 });

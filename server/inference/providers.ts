@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { BadRequestError, ModelLoadError, ProviderUnavailableError } from '../shared/errors.js';
 import { shortMessage, type StageLogger } from './logger.js';
@@ -40,6 +41,8 @@ export function assertProviders(providers: readonly string[]): readonly Executio
 export interface FallbackOptions<S extends SessionInfo = OrtSession> {
   modelId: string;
   modelPath: string;
+  /** The file for one provider when it differs (the fp16 copy on GPU providers); default modelPath. */
+  modelPathFor?: (provider: ExecutionProviderName) => string;
   providers: readonly ExecutionProviderName[];
   intraOpThreads: number;
   /** A SessionFactory, or one that opens the session in an inference worker. */
@@ -58,7 +61,8 @@ export async function createSessionWithFallback<S extends SessionInfo = OrtSessi
   const failures: { provider: ExecutionProviderName; error: string }[] = [];
   for (const provider of opts.providers) {
     try {
-      const session = await opts.createSession(opts.modelPath, {
+      const modelPath = opts.modelPathFor?.(provider) ?? opts.modelPath;
+      const session = await opts.createSession(modelPath, {
         executionProviders: [provider],
         graphOptimizationLevel: 'all',
         executionMode: 'sequential',
@@ -66,7 +70,7 @@ export async function createSessionWithFallback<S extends SessionInfo = OrtSessi
         interOpNumThreads: 1,
       });
       opts.logger.info(
-        { model: opts.modelId, provider, skipped: failures.map((f) => f.provider) },
+        { model: opts.modelId, provider, file: basename(modelPath), skipped: failures.map((f) => f.provider) },
         `inference on ${provider}`,
       );
       return { session, provider };

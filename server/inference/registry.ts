@@ -88,6 +88,11 @@ export interface LoadModelOptions {
   batchAcrossStreams?: 'auto' | 'on' | 'off';
   /** Frames per batched run. Default 8. */
   maxBatch?: number;
+  /**
+   * Which file of the manifest to load: 'auto' (default) the fp16 copy on GPU providers when the
+   * manifest has one, 'fp16' wherever there is one (tests; the CPU gains nothing), 'fp32' never.
+   */
+  precision?: 'auto' | 'fp32' | 'fp16';
   logger?: StageLogger;
 }
 
@@ -162,10 +167,16 @@ export function createInferenceHost(options: InferenceHostOptions = {}): Inferen
     const modelPath = join(opts.modelsDir, manifest.file);
     if (!(await exists(modelPath))) throw new ModelLoadError(`model ${id}: file ${manifest.file} is missing`);
 
-    const fallback = { modelId: id, modelPath, providers, intraOpThreads, logger };
+    const halfPath = manifest.fp16 ? join(opts.modelsDir, manifest.fp16.file) : null;
+    const precision = opts.precision ?? 'auto';
+    const useHalf = halfPath !== null && precision !== 'fp32' && (await exists(halfPath));
+    if (halfPath && precision !== 'fp32' && !useHalf) logger.warn({ model: id, file: manifest.fp16?.file }, 'fp16 file missing; using fp32');
+    const modelPathFor = (provider: ExecutionProviderName) =>
+      useHalf && (precision === 'fp16' || provider !== 'cpu') ? halfPath : modelPath;
+    const fallback = { modelId: id, modelPath, modelPathFor, providers, intraOpThreads, logger };
     const batching = useWorker ? (opts.batchAcrossStreams ?? 'off') : 'off';
     if (batching !== 'off') {
-      const key = JSON.stringify([modelPath, providers, intraOpThreads]);
+      const key = JSON.stringify([modelPath, providers, intraOpThreads, precision]);
       const sharing = runners.get(key);
       if (sharing) {
         const runner = await sharing;

@@ -39,6 +39,7 @@ export type JobsConfig = Pick<
   | 'modelsDir'
   | 'providers'
   | 'intraOpThreads'
+  | 'modelPrecision'
   | 'processingShortSidePx'
   | 'smoothing'
   | 'maxUploadMb'
@@ -132,6 +133,7 @@ export class JobManager {
       modelsDir: this.#config.modelsDir,
       providers: this.#config.providers,
       intraOpThreads: this.#config.intraOpThreads,
+      precision: this.#config.modelPrecision,
       logger: this.#log,
     });
     this.#recover();

@@ -12,6 +12,8 @@ export interface GeneratorPoolOptions {
   modelsDir: string;
   providers: readonly ExecutionProviderName[];
   intraOpThreads: number;
+  /** MODEL_PRECISION; default 'auto'. */
+  precision?: 'auto' | 'fp32' | 'fp16';
   /** Idle generators close after this long. Default 30 s. */
   idleMs?: number;
   logger?: StageLogger;
@@ -45,6 +47,7 @@ export class GeneratorPool {
       id: modelId,
       providers: this.#opts.providers,
       intraOpThreads: this.#opts.intraOpThreads,
+      precision: this.#opts.precision,
       logger: this.#opts.logger,
     });
     if (this.#closed) {

@@ -20,7 +20,7 @@ import { SlidingWindow } from './window.js';
 
 export type SessionConfig = Pick<
   Config,
-  'modelsDir' | 'providers' | 'intraOpThreads' | 'maxInputWidthPx' | 'maxInputHeightPx' | 'outputBitrateKbps' | 'batchAcrossStreams' | 'maxBatch'
+  'modelsDir' | 'providers' | 'intraOpThreads' | 'maxInputWidthPx' | 'maxInputHeightPx' | 'outputBitrateKbps' | 'batchAcrossStreams' | 'maxBatch' | 'modelPrecision'
 >;
 
 /** Shared with the manager so /api/health can prove that closed sessions freed their codecs and peers. */
@@ -280,6 +280,7 @@ export class LiveSession {
           intraOpThreads: this.opts.config.intraOpThreads,
           batchAcrossStreams: this.opts.config.batchAcrossStreams,
           maxBatch: this.opts.config.maxBatch,
+          precision: this.opts.config.modelPrecision,
         });
       } catch (err) {
         const e = asCycleStreamError(err, ModelLoadError);

@@ -36,6 +36,7 @@ export type ManagerConfig = Pick<
   | 'smoothing'
   | 'batchAcrossStreams'
   | 'maxBatch'
+  | 'modelPrecision'
 >;
 
 /** What a session is opened with, whether it came from socket.io signaling or WHIP. */
@@ -106,6 +107,7 @@ export class SessionManager implements SessionFactory {
         intraOpThreads: this.config.intraOpThreads,
         batchAcrossStreams: this.config.batchAcrossStreams,
         maxBatch: this.config.maxBatch,
+        precision: this.config.modelPrecision,
       });
       const id = randomUUID();
       const log = this.logger.child({ session: id, source: req.source });

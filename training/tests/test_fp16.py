@@ -1,0 +1,61 @@
+"""training/fp16.py: the half-precision copy of an exported generator keeps float32 I/O and the
+tensors that must stay float32, computes in float16, and matches the fp32 model closely."""
+import json
+import shutil
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto
+
+from conftest import tiny_config
+from export import ExportError, export, run_onnx
+from fp16 import convert, sample_input, to_half
+from train import train
+
+needs_node = pytest.mark.skipif(shutil.which('node') is None, reason='node is needed for onnxruntime-node')
+
+
+@pytest.fixture(scope='module')
+def exported(tiny_dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp('fp16_run')
+    train(tiny_config(tiny_dataset, out, iters=2, domain_a='horse', domain_b='zebra'))
+    models = out / 'models'
+    export(out / 'final.pt', 'AB', models, model_id='h2z', validate=False)
+    return models
+
+
+@needs_node
+def test_half_copy_keeps_float32_io_and_scales(exported):
+    half, converted = to_half(onnx.load(str(exported / 'h2z.onnx')))
+    assert converted > 0
+    elem = lambda v: v.type.tensor_type.elem_type  # noqa: E731
+    assert elem(half.graph.input[0]) == TensorProto.FLOAT and elem(half.graph.output[0]) == TensorProto.FLOAT
+    inits = {i.name: i.data_type for i in half.graph.initializer}
+    conv_weights = [n.input[1] for n in half.graph.node if n.op_type == 'Conv' and n.input[1] in inits]
+    assert conv_weights and all(inits[w] == TensorProto.FLOAT16 for w in conv_weights)
+    # Resize scales (an upsampling generator has them) must stay float32 for ONNX.
+    for n in half.graph.node:
+        if n.op_type == 'Resize' and len(n.input) > 2 and n.input[2] in inits:
+            assert inits[n.input[2]] == TensorProto.FLOAT
+
+
+@needs_node
+def test_convert_writes_file_and_manifest_and_matches_fp32(exported):
+    entry = convert(exported / 'h2z.json', validate=True)
+    assert entry['file'] == 'h2z.fp16.onnx' and (exported / 'h2z.fp16.onnx').is_file()
+    manifest = json.loads((exported / 'h2z.json').read_text())
+    assert manifest['fp16'] == entry and entry['maxAbsDiff'] <= 0.05
+    x = sample_input(64, 96, seed=4)
+    a, b = run_onnx(exported / 'h2z.onnx', x), run_onnx(exported / 'h2z.fp16.onnx', x)
+    assert a.shape == b.shape and a.dtype == b.dtype == np.float32
+    assert 0 < np.abs(a - b).max() <= 0.05  # different arithmetic, same picture
+
+
+@needs_node
+def test_a_broken_half_copy_is_refused(exported, monkeypatch):
+    import fp16
+    monkeypatch.setattr(fp16, 'MAX_ABS_DIFF', 0.0)
+    with pytest.raises(ExportError, match='fp16 differs'):
+        convert(exported / 'h2z.json', validate=False)
+    assert not (exported / 'h2z.fp16.onnx.tmp').exists()
