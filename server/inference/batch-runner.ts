@@ -12,7 +12,7 @@ import type { Generator } from './generator.js';
 import { createGeneratorShell } from './generator-shell.js';
 import type { ModelManifest } from './manifest.js';
 import type { ExecutionProviderName } from './providers.js';
-import type { InferenceWorker, WorkerFrameBuffers, WorkerTensorBinding } from './worker-client.js';
+import { tensorBinding, type InferenceWorker, type WorkerFrameBuffers, type WorkerTensorBinding } from './worker-client.js';
 
 export interface BatchRunnerParts {
   manifest: ModelManifest;
@@ -63,15 +63,7 @@ export class BatchRunner {
 
   constructor(parts: BatchRunnerParts) {
     this.#parts = parts;
-    const { manifest } = parts;
-    this.#binding = {
-      inputName: manifest.input.name,
-      outputName: manifest.output.name,
-      inLo: manifest.input.range[0],
-      inHi: manifest.input.range[1],
-      outLo: manifest.output.range[0],
-      outHi: manifest.output.range[1],
-    };
+    this.#binding = tensorBinding(parts.manifest);
   }
 
   get provider(): ExecutionProviderName {

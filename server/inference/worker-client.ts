@@ -7,6 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import { InferenceError } from '../shared/errors.js';
+import type { ModelManifest } from './manifest.js';
 import type { SessionInfo } from './providers.js';
 
 export interface WorkerFrameBuffers {
@@ -23,6 +24,18 @@ export interface WorkerTensorBinding {
   readonly inHi: number;
   readonly outLo: number;
   readonly outHi: number;
+}
+
+/** The manifest's tensor names and value ranges, as the worker needs them. */
+export function tensorBinding(manifest: Pick<ModelManifest, 'input' | 'output'>): WorkerTensorBinding {
+  return {
+    inputName: manifest.input.name,
+    outputName: manifest.output.name,
+    inLo: manifest.input.range[0],
+    inHi: manifest.input.range[1],
+    outLo: manifest.output.range[0],
+    outHi: manifest.output.range[1],
+  };
 }
 
 type Request =

@@ -14,7 +14,7 @@ import type { Generator } from './generator.js';
 import { createGeneratorShell } from './generator-shell.js';
 import type { ModelManifest } from './manifest.js';
 import type { ExecutionProviderName } from './providers.js';
-import type { InferenceWorker, WorkerFrameBuffers, WorkerTensorBinding } from './worker-client.js';
+import { tensorBinding, type InferenceWorker, type WorkerFrameBuffers } from './worker-client.js';
 
 export interface WorkerGeneratorParts {
   manifest: ModelManifest;
@@ -38,14 +38,7 @@ interface Shared {
 
 export function createWorkerGenerator(parts: WorkerGeneratorParts): Generator {
   const { manifest, worker } = parts;
-  const binding: WorkerTensorBinding = {
-    inputName: manifest.input.name,
-    outputName: manifest.output.name,
-    inLo: manifest.input.range[0],
-    inHi: manifest.input.range[1],
-    outLo: manifest.output.range[0],
-    outHi: manifest.output.range[1],
-  };
+  const binding = tensorBinding(manifest);
   let bindingSent = false;
   let shared: Shared | null = null;
 
