@@ -14,6 +14,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { JobManager } from '../jobs/index.js';
 import { BadRequestError, MethodNotAllowedError, UnsupportedMediaError, UploadTooLargeError } from '../shared/errors.js';
+import { mediaType } from './body.js';
 import { sendFile } from './files.js';
 import { sendError, sendJson } from './respond.js';
 import { receiveMultipart, receiveRaw, type ReceivedUpload } from './upload.js';
@@ -107,7 +108,7 @@ async function route(req: IncomingMessage, res: ServerResponse, url: URL, jobs: 
 
   if (p === '/api/translate/image') {
     if (method !== 'POST') throw new MethodNotAllowedError(`${method} ${p}: use POST`);
-    const type = (req.headers['content-type'] ?? '').toLowerCase();
+    const type = mediaType(req);
     const opts = { path: jobs.uploadTempPath(), maxBytes: jobs.maxUploadBytes };
     const receive = type.startsWith('multipart/form-data')
       ? () => receiveMultipart(req, opts)

@@ -12,7 +12,7 @@ import type { Generator } from './generator.js';
 import { createGeneratorShell } from './generator-shell.js';
 import type { ModelManifest } from './manifest.js';
 import type { ExecutionProviderName } from './providers.js';
-import { tensorBinding, type InferenceWorker, type WorkerFrameBuffers, type WorkerTensorBinding } from './worker-client.js';
+import { frameBuffers, tensorBinding, type InferenceWorker, type WorkerFrameBuffers, type WorkerTensorBinding } from './worker-client.js';
 
 export interface BatchRunnerParts {
   manifest: ModelManifest;
@@ -147,9 +147,7 @@ export class BatchRunner {
     const s = this.#shared;
     if (s && s.width === width && s.height === height) return s;
     const bytes = 3 * width * height * this.#parts.maxBatch;
-    // Grow-only, as in the single-stream worker generator.
-    const buffers =
-      s && s.buffers.input.byteLength >= bytes ? s.buffers : { input: new SharedArrayBuffer(bytes), output: new SharedArrayBuffer(bytes) };
+    const buffers = frameBuffers(s?.buffers, bytes);
     this.#shared = {
       width,
       height,

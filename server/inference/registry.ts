@@ -201,17 +201,7 @@ export function createInferenceHost(options: InferenceHostOptions = {}): Inferen
       await session.release().catch(() => undefined);
       throw new ClosedError('inference host is closed');
     }
-    const generator = createGenerator({
-      manifest,
-      provider,
-      session,
-      onClose: () => {
-        retiredRuns += generator.stats().runs;
-        open.delete(generator);
-      },
-    });
-    open.add(generator);
-    return generator;
+    return track((onClose) => createGenerator({ manifest, provider, session, onClose }));
   }
 
   /** Counts a generator as open until its onClose. */

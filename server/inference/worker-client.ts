@@ -38,6 +38,12 @@ export function tensorBinding(manifest: Pick<ModelManifest, 'input' | 'output'>)
   };
 }
 
+/** Frame buffers of at least `bytes` each: `current` when big enough (grow-only, never per frame). */
+export function frameBuffers(current: WorkerFrameBuffers | undefined, bytes: number): WorkerFrameBuffers {
+  if (current && current.input.byteLength >= bytes) return current;
+  return { input: new SharedArrayBuffer(bytes), output: new SharedArrayBuffer(bytes) };
+}
+
 type Request =
   | { op: 'create'; modelPath: string; options: ort.InferenceSession.SessionOptions }
   | ({ op: 'run'; width: number; height: number; batch: number; binding?: WorkerTensorBinding } & Partial<WorkerFrameBuffers>)

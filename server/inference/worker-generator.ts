@@ -14,7 +14,7 @@ import type { Generator } from './generator.js';
 import { createGeneratorShell } from './generator-shell.js';
 import type { ModelManifest } from './manifest.js';
 import type { ExecutionProviderName } from './providers.js';
-import { tensorBinding, type InferenceWorker, type WorkerFrameBuffers } from './worker-client.js';
+import { frameBuffers, tensorBinding, type InferenceWorker, type WorkerFrameBuffers } from './worker-client.js';
 
 export interface WorkerGeneratorParts {
   manifest: ModelManifest;
@@ -45,11 +45,8 @@ export function createWorkerGenerator(parts: WorkerGeneratorParts): Generator {
   function sharedFor(width: number, height: number): Shared {
     if (shared && shared.width === width && shared.height === height) return shared;
     const n = 3 * width * height;
-    // Grow-only: a smaller size reuses the buffers through shorter views.
-    const buffers =
-      shared && shared.buffers.input.byteLength >= n
-        ? shared.buffers
-        : { input: new SharedArrayBuffer(n), output: new SharedArrayBuffer(n) };
+    // A smaller size reuses the buffers through shorter views.
+    const buffers = frameBuffers(shared?.buffers, n);
     shared = {
       width,
       height,

@@ -124,11 +124,11 @@ export class VideoFanout {
       const refused = () => {
         if (!frame.keyframe) return;
         state.refusedGeneration = generation;
-        // Only if no newer key frame is queued behind it; that one starts the sink instead.
-        if (state.generation === generation) {
-          state.waitingForKeyframe = true;
-          this.#opts.onKeyframeNeeded('sink-behind');
-        }
+        // Only if no newer key frame is queued behind it; that one starts the sink instead. No key
+        // frame is requested here: a sink refuses while it is still connecting, and asking on every
+        // refusal would make every frame a key frame for the other viewers until it is up. The
+        // sink's peer asks for one itself once connected.
+        if (state.generation === generation) state.waitingForKeyframe = true;
       };
       state.chain = state.chain
         .then(async () => {
