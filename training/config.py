@@ -127,12 +127,12 @@ def check_resume(saved: Dict[str, Any], requested: Config, path: str) -> None:
             + '\nUse the same values, or another --out_dir for a new run.')
 
 
-def describe(cfg: Config) -> str:
-    """One line per field; '*' marks values that differ from the defaults."""
-    default = Config()
-    width = max(len(f.name) for f in fields(Config))
+def describe(cfg: Any) -> str:
+    """One line per field of a config dataclass; '*' marks values that differ from the defaults."""
+    default = type(cfg)()
+    width = max(len(f.name) for f in fields(cfg))
     lines = []
-    for f in fields(Config):
+    for f in fields(cfg):
         v = getattr(cfg, f.name)
         mark = '*' if v != getattr(default, f.name) else ' '
         lines.append(f'{mark} {f.name:<{width}} = {v!r}')
@@ -147,9 +147,9 @@ def _bool_arg(s: str) -> bool:
     raise argparse.ArgumentTypeError(f'expected a boolean, got {s!r}')
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """One --flag per field. Booleans take --x / --no-x or --x=false."""
-    for f in fields(Config):
+def add_arguments(parser: argparse.ArgumentParser, cls: type = Config) -> None:
+    """One --flag per field of the dataclass `cls`. Booleans take --x / --no-x or --x=false."""
+    for f in fields(cls):
         default = f.default
         if isinstance(default, bool):
             parser.add_argument(f'--{f.name}', nargs='?', const=True, default=None, type=_bool_arg)
@@ -158,9 +158,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(f'--{f.name}', type=type(default), default=None)
 
 
-def from_args(ns: argparse.Namespace, base: Optional[Config] = None) -> Config:
-    cfg = base or Config()
-    changes = {f.name: getattr(ns, f.name) for f in fields(Config) if getattr(ns, f.name, None) is not None}
+def from_args(ns: argparse.Namespace, base: Optional[Any] = None, cls: type = Config) -> Any:
+    cfg = base or cls()
+    changes = {f.name: getattr(ns, f.name) for f in fields(cfg) if getattr(ns, f.name, None) is not None}
     return dataclasses.replace(cfg, **changes)
 
 

@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -29,12 +28,11 @@ from typing import List, Optional, Tuple
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import config as C  # noqa: E402
-from models import architecture_name, build_generator, count_macs, count_params  # noqa: E402
-from train import load_checkpoint  # noqa: E402
+from training import config as C
+from training.models import architecture_name, build_generator, count_macs, count_params
+from training.data import REPO_ROOT
+from training.train import load_checkpoint
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 MODEL_ID = re.compile(r'^[a-z0-9][a-z0-9_-]{0,63}$')  # server/inference/manifest.ts MODEL_ID_PATTERN
 OPSET = 17
 PARITY_TOL = 1e-4
@@ -196,8 +194,15 @@ def build_manifest(*, model_id: str, title: str, G: torch.nn.Module, cfg: C.Conf
 
 def export(checkpoint: Path, direction: str, models_dir: Path, model_id: Optional[str] = None,
            title: Optional[str] = None, description: str = '', validate: bool = True) -> dict:
-    G, cfg, state = load_generator(Path(checkpoint), direction)
-    src, dst = (cfg.domain_a, cfg.domain_b) if direction == 'AB' else (cfg.domain_b, cfg.domain_a)
+    """Writes models/<id>.onnx and its manifest from a CycleGAN (train.py) or distilled (distill.py) checkpoint."""
+    from training.distill_export import is_distilled, load_student, student_manifest
+
+    if is_distilled(Path(checkpoint)):
+        G, state = load_student(Path(checkpoint))
+        src, dst = state['domains']
+    else:
+        G, cfg, state = load_generator(Path(checkpoint), direction)
+        src, dst = (cfg.domain_a, cfg.domain_b) if direction == 'AB' else (cfg.domain_b, cfg.domain_a)
     model_id = model_id or f'{src}2{dst}'.lower().replace(' ', '-')
     if not MODEL_ID.match(model_id):
         raise ExportError(f'invalid model id {model_id!r}: use lowercase letters, digits, - and _')
@@ -210,8 +215,12 @@ def export(checkpoint: Path, direction: str, models_dir: Path, model_id: Optiona
     parity = check_parity(G, tmp_onnx)
     os.replace(tmp_onnx, onnx_path)
 
-    manifest = build_manifest(model_id=model_id, title=title, G=G, cfg=cfg, state=state, direction=direction,
-                              parity=parity, exporter=exporter, description=description)
+    if is_distilled(Path(checkpoint)):
+        manifest = student_manifest(model_id=model_id, title=title, G=G, state=state, parity=parity,
+                                    exporter=exporter, description=description, models_dir=models_dir)
+    else:
+        manifest = build_manifest(model_id=model_id, title=title, G=G, cfg=cfg, state=state, direction=direction,
+                                  parity=parity, exporter=exporter, description=description)
     if json_path.exists():  # keep evaluate.py's metrics when they describe this same checkpoint
         try:
             old = json.loads(json_path.read_text())
@@ -232,8 +241,8 @@ def export(checkpoint: Path, direction: str, models_dir: Path, model_id: Optiona
 
 def main(argv: Optional[List[str]] = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--checkpoint', required=True, help='ckpt.pt or final.pt written by train.py')
-    p.add_argument('--direction', default='AB', choices=['AB', 'BA'], help='AB: domain_a -> domain_b')
+    p.add_argument('--checkpoint', required=True, help='ckpt.pt or final.pt written by train.py or distill.py')
+    p.add_argument('--direction', default='AB', choices=['AB', 'BA'], help='AB: domain_a -> domain_b (train.py checkpoints)')
     p.add_argument('--id', dest='model_id', help='model id (default <from>2<to>)')
     p.add_argument('--title')
     p.add_argument('--description', default='', help='appended to provenance.description')

@@ -1,6 +1,6 @@
 """Half-precision copies of exported generators, for GPU execution providers.
 
-    python3 training/fp16.py models/horse2zebra.json [models/zebra2horse.json ...]
+    python3 -m training.fp16 models/horse2zebra.json [models/zebra2horse.json ...]
 
 For each manifest, writes <file stem>.fp16.onnx beside the fp32 model: the same graph with its
 weights and arithmetic in float16 and its input and output still float32 (a Cast at each end), so
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Set, Tuple
 
@@ -23,8 +22,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from export import ExportError, run_onnx, validate_manifest  # noqa: E402
+from training.export import ExportError, run_onnx, validate_manifest
 
 # (op type, input index) pairs whose float operand may be float16 when the data path is.
 HALF_OPERANDS: Set[Tuple[str, int]] = {

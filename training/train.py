@@ -28,10 +28,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import config as C  # noqa: E402
-from data import UnpairedBatches, open_split, resolve_dataset, save_grid  # noqa: E402
-from models import build_discriminator, build_generator, count_macs, count_params, init_weights  # noqa: E402
+from training import config as C
+from training.data import UnpairedBatches, open_split, resolve_dataset, save_grid
+from training.models import build_discriminator, build_generator, count_macs, count_params, init_weights
 
 CKPT_FORMAT = 'cyclestream-cyclegan-v1'
 
@@ -376,7 +375,7 @@ def train(cfg: C.Config, command: Optional[str] = None) -> dict:
 
 if __name__ == '__main__':
     cfg = C.parse_args()
-    cmd = shlex.join([os.path.basename(sys.executable), 'training/train.py'] + sys.argv[1:])
+    cmd = shlex.join([os.path.basename(sys.executable), '-m', 'training.train'] + sys.argv[1:])
     try:
         train(cfg, command=cmd)
     except KeyboardInterrupt:

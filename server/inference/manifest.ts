@@ -20,6 +20,32 @@ const tensorSpec = z.object({
   range: z.tuple([z.number(), z.number()]).refine(([lo, hi]) => lo < hi, 'range must be [low, high]'),
 });
 
+const share = z.number().min(0).max(1);
+
+/** What the ImageNet classifier (training/judge.py) says about translated and untranslated test images. */
+const imagenetJudge = z.object({
+  classifier: z.string(),
+  /** horse→zebra: share of translated test images whose top-1 class is zebra; zebra→horse: still zebra (lower is better). */
+  top1Zebra: share,
+  meanPZebra: share,
+  inputsTop1Zebra: share,
+  inputsMeanPZebra: share,
+  images: z.number().int().nonnegative(),
+  note: z.string().optional(),
+});
+
+/** training/evaluate.py's results. Known fields are typed; older manifests may hold others. */
+const metricsSchema = z
+  .object({
+    imagenet: imagenetJudge.optional(),
+    /** L1 ([-1, 1] units) and grey SSIM between this model's output and the teacher's on the test inputs. */
+    teacherAgreement: z.object({ l1: z.number().nonnegative(), ssimGrey: z.number(), teacher: z.string(), images: z.number().int() }).optional(),
+    translationSuccess: share.optional(),
+    ssimGrey: z.number().optional(),
+    sobelEdgeCorrelation: z.number().optional(),
+  })
+  .catchall(z.unknown());
+
 export const manifestSchema = z.object({
   schemaVersion: z.literal(1),
   id: z.string().regex(MODEL_ID_PATTERN),
@@ -33,8 +59,11 @@ export const manifestSchema = z.object({
   input: tensorSpec.extend({ sizeMultiple: z.number().int().positive() }),
   output: tensorSpec,
   provenance: z.object({
-    /** `fixture` models are exact test transforms, `trained` ones were learnt by training/. */
-    kind: z.enum(['trained', 'fixture', 'random']),
+    /**
+     * `fixture` models are exact test transforms, `trained` ones were learnt by training/train.py,
+     * `distilled` ones by training/distill.py from a published teacher (named in `teacher`).
+     */
+    kind: z.enum(['trained', 'distilled', 'fixture', 'random']),
     description: z.string().optional(),
     dataset: z.string().optional(),
     epochs: z.number().optional(),
@@ -46,8 +75,12 @@ export const manifestSchema = z.object({
     command: z.string().optional(),
     script: z.string().optional(),
     torchVersion: z.string().optional(),
+    /** The model the student learnt from; `noticeFile` is its license notice beside the model. */
+    teacher: z
+      .object({ name: z.string(), paper: z.string().optional(), license: z.string(), weights: z.string().optional(), noticeFile: z.string().optional() })
+      .optional(),
   }),
-  metrics: z.record(z.string(), z.unknown()).optional(),
+  metrics: metricsSchema.optional(),
   /**
    * A float16 copy of the same generator (float32 input and output), written by training/fp16.py:
    * loaded instead of `file` on GPU providers (MODEL_PRECISION).

@@ -105,7 +105,7 @@ export interface ModelSummary {
   architecture: string;
   params: number;
   macsAt256: number;
-  kind: 'trained' | 'fixture' | 'random';
+  kind: 'trained' | 'distilled' | 'fixture' | 'random';
   metrics?: Record<string, unknown>;
 }
 

@@ -32,14 +32,14 @@ train() {  # name dataset domain_a domain_b sample_every ckpt_every [extra args.
   shift 6
   mkdir -p "$WORK/$name"
   # hard stop a minute after the budget: SIGINT makes train.py save a checkpoint and final.pt
-  timeout -k 30 -s INT $((BUDGET_S + 60)) "$PYTHON" training/train.py "${COMMON[@]}" \
+  timeout -k 30 -s INT $((BUDGET_S + 60)) "$PYTHON" -m training.train "${COMMON[@]}" \
     --dataset ".gpu/datasets/$ds" --domain_a "$a" --domain_b "$b" --out_dir "$WORK/$name" \
     --sample_every_epochs "$se" --ckpt_every_epochs "$ce" --dataset_note "$NOTE" "$@" \
     2>&1 | tee "$WORK/$name/train.log" | sed -u "s/^/[$name] /"
 }
 
 export_one() {  # name direction id title
-  "$PYTHON" training/export.py --checkpoint "$WORK/$1/final.pt" --direction "$2" --id "$3" --title "$4" \
+  "$PYTHON" -m training.export --checkpoint "$WORK/$1/final.pt" --direction "$2" --id "$3" --title "$4" \
     --models_dir "$WORK/models" --no-validate 2>&1 | sed -u "s/^/[export $3] /"
 }
 

@@ -5,7 +5,7 @@ train sets weigh ~145 MB, so each train image is re-encoded as WebP (quality 70,
 as before): ~38 MiB for all 3201 images. Test images are not staged; evaluation runs here on the
 original files. Names are kept (only the extension changes), so samples stay traceable.
 
-    /usr/bin/python3 training/gpu/stage_data.py [--quality 70]
+    /usr/bin/python3 -m training.gpu.stage_data [--quality 70]
 """
 from __future__ import annotations
 
@@ -16,10 +16,8 @@ from pathlib import Path
 
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from data import list_images, resolve_dataset  # noqa: E402
+from training.data import REPO_ROOT, list_images, resolve_dataset
 
-REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 DATASETS = ('horse2zebra', 'summer2winter_yosemite')
 
 

@@ -3,18 +3,12 @@ the repo, or $CYCLESTREAM_DATASETS); CI has the same layout."""
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-TRAINING = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(TRAINING))
-
-from data import datasets_root  # noqa: E402
-
-REPO_ROOT = TRAINING.parent
+from training.data import REPO_ROOT, datasets_root
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +37,7 @@ def tiny_dataset(tmp_path_factory, h2z_root) -> Path:
 
 def tiny_config(dataset: Path, out_dir: Path, **kw):
     """A CycleGAN small enough to take a few steps per second on 2 CPU cores."""
-    from config import Config
+    from training.config import Config
     base = dict(dataset=str(dataset), out_dir=str(out_dir), load_px=40, crop_px=32, gen='fast', ngf=8,
                 n_blocks=2, ndf=8, d_layers=2, batch_size=2, iters=6, log_every=1, pool_size=3,
                 progress=False, device='cpu', n_samples=1)

@@ -3,7 +3,7 @@ import pytest
 import torch
 from PIL import Image
 
-from data import (DatasetError, DomainImages, ImageReadError, UnpairedBatches, list_images, load_image,
+from training.data import (DatasetError, DomainImages, ImageReadError, UnpairedBatches, list_images, load_image,
                   open_split, resolve_dataset)
 
 

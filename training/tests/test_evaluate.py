@@ -5,12 +5,12 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from evaluate import (cycle_l1, edge_correlation, evaluate, flicker, kid, read_clip, run_generator, ssim_grey,
+from training.evaluate import (cycle_l1, edge_correlation, evaluate, flicker, kid, read_clip, run_generator, ssim_grey,
                       translation_success)
-from data import datasets_root
-from export import export
-from models import FastGenerator
-from train import train
+from training.data import datasets_root
+from training.export import export
+from training.models import FastGenerator
+from training.train import train
 
 
 def test_kid_of_identical_sets_is_about_zero():
@@ -89,3 +89,24 @@ def test_evaluate_writes_metrics_into_the_manifest(tiny_dataset, tmp_path, backe
     assert (tmp_path / 'models' / 'horse2zebra.grid.png').is_file()
     assert list((tmp_path / 'cls').glob('tiny_h2z-*.pt'))  # classifier cached
     assert metrics['inference'].startswith('ONNX' if backend == 'onnx' else 'torch')
+    # the ImageNet judge leads, then agreement with the published teacher, then the domain classifier
+    keys = list(metrics)
+    assert keys.index('imagenet') < keys.index('teacherAgreement') < keys.index('translationSuccess')
+    assert metrics['imagenet']['inputsTop1Zebra'] == 0.0 and metrics['imagenet']['images'] == 6
+    assert 0 <= metrics['imagenet']['top1Zebra'] <= 1 and 0 <= metrics['imagenet']['meanPZebra'] <= 1
+    assert metrics['teacherAgreement']['images'] == 6 and metrics['teacherAgreement']['l1'] > 0
+
+
+def test_evaluate_a_distilled_student(tiny_dataset, tmp_path):
+    if shutil.which('node') is None:
+        pytest.skip('node is needed for the ONNX parity check')
+    from training import distill
+    out = distill.main(['--dataset', str(tiny_dataset), '--scenes', '', '--extra_b', '2', '--student', 'tiny',
+                        '--crop_px', '64', '--batch_size', '2', '--cache_size', '4', '--cache_dir', str(tmp_path / 'cache'),
+                        '--eval_images', '0', '--steps', '2', '--out_dir', str(tmp_path / 'run')])
+    export(out / 'final.pt', 'AB', tmp_path / 'models', model_id='tiny-h2z')
+    metrics = evaluate(out / 'final.pt', tmp_path / 'models' / 'tiny-h2z.json', dataset=str(tiny_dataset),
+                       classifier_px=32, classifier_width=8, classifier_epochs=1, cache_dir=tmp_path / 'cls',
+                       videos_dir=tmp_path / 'no-videos', flicker_frames=3, backend='onnx')
+    assert 'cycleL1' not in metrics  # a student has no reverse generator
+    assert metrics['imagenet']['images'] == 6 and metrics['teacherAgreement']['teacher'] == 'horse2zebra'

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from conftest import REPO_ROOT, tiny_config
-from export import ExportError, check_parity, export, load_generator, run_onnx
-from train import train
+from training.export import ExportError, check_parity, export, load_generator, run_onnx
+from training.train import train
 
 needs_node = pytest.mark.skipif(shutil.which('node') is None, reason='node is needed for onnxruntime-node')
 

@@ -9,9 +9,9 @@ import pytest
 from onnx import TensorProto
 
 from conftest import tiny_config
-from export import ExportError, export, run_onnx
-from fp16 import convert, sample_input, to_half
-from train import train
+from training.export import ExportError, export, run_onnx
+from training.fp16 import convert, sample_input, to_half
+from training.train import train
 
 needs_node = pytest.mark.skipif(shutil.which('node') is None, reason='node is needed for onnxruntime-node')
 
@@ -54,7 +54,7 @@ def test_convert_writes_file_and_manifest_and_matches_fp32(exported):
 
 @needs_node
 def test_a_broken_half_copy_is_refused(exported, monkeypatch):
-    import fp16
+    from training import fp16
     monkeypatch.setattr(fp16, 'MAX_ABS_DIFF', 0.0)
     with pytest.raises(ExportError, match='fp16 differs'):
         convert(exported / 'h2z.json', validate=False)

@@ -2,8 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from config import Config
-from models import (DISCRIMINATORS, GENERATORS, PRESETS, FastGenerator, PatchDiscriminator, ResnetGenerator,
+from training.config import Config
+from training.models import (DISCRIMINATORS, GENERATORS, PRESETS, FastGenerator, PatchDiscriminator, ResnetGenerator,
                     build_discriminator, build_generator, count_macs, count_params)
 
 

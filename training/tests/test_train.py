@@ -4,10 +4,10 @@ import math
 import pytest
 import torch
 
-import config as C
+from training import config as C
 from conftest import tiny_config
-from models import build_discriminator, build_generator, init_weights
-from train import CheckpointError, load_checkpoint, lr_at, train
+from training.models import build_discriminator, build_generator, init_weights
+from training.train import CheckpointError, load_checkpoint, lr_at, train
 
 
 def read_csv(path):

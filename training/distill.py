@@ -1,0 +1,336 @@
+"""Distillation: a small student generator learns to reproduce a published teacher (training/teachers.py).
+
+    npm run distill -- --student rt --out_dir runs/distill-rt --time_budget_min 90 --threads 1   # CPU
+    npm run distill -- --student hq --device cuda --cache_size 0 --batch_size 32                 # GPU
+    npm run distill -- --out_dir runs/distill-rt --resume
+
+It is supervised learning, so it needs far fewer steps than CycleGAN. Each step:
+- draws augmented inputs (random scale and crop, flips, colour jitter) from horses, plus some zebras and
+  Yosemite scenes so that the student learns to leave backgrounds and striped animals alone;
+- the teacher's output and block features come from exactly that input (InstanceNorm makes the output
+  depend on the whole input, so targets computed on another crop would be wrong);
+- the student sees the input with a little noise, so that it learns to ignore sensor noise, which
+  keeps its output stable from frame to frame;
+- loss = L1 to the teacher's output + feature loss (MSE between 1x1-adapted student block outputs and
+  the teacher's at the same depth) + optionally an LSGAN loss against real zebras.
+
+CPU mode (cache_size > 0): the teacher's outputs and features are computed once for `cache_size`
+augmented inputs into runs/distill-cache/ (not committed) and training reads them back. CUDA mode
+(cache_size 0): the teacher runs on the fly, with bf16 autocast and channels_last.
+
+Every `eval_every` steps the student translates the first `eval_images` test horses and the ImageNet
+judge (training/judge.py) scores them; the curve goes to <out_dir>/curve.csv.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import dataclasses
+import math
+import platform
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from training import config as C
+from training.data import REPO_ROOT, list_images, load_image, resolve_dataset, to_float
+from training.distill_data import TeacherCache, load_pool
+from training.distill_export import DISTILL_FORMAT
+from training.models import PatchDiscriminator, count_macs, count_params
+from training.students import build_student, feature_taps, matching_taps, prune_from_teacher
+from training.teachers import load_teacher
+
+
+
+@dataclass
+class DistillConfig:
+    # --- what learns from what ---
+    teacher: str = 'horse2zebra'
+    student: str = 'rt'  # training/students.py STUDENTS
+    init: str = 'prune'  # 'prune': slices of the teacher's weights; 'scratch': random
+    # --- data ---
+    dataset: str = 'horse2zebra'  # trainA = the teacher's input domain
+    extra_b: int = 200  # trainB images (already the target: the teacher should leave them alone)
+    scenes: str = 'summer2winter_yosemite'  # landscapes without animals ('' = none)
+    extra_scenes: int = 200
+    horse_share: float = 0.7  # fraction of samples drawn from trainA
+    crop_px: int = 256
+    scale_max: float = 1.3  # resize by a random factor in [1, scale_max] before the crop
+    jitter: float = 0.1  # brightness / contrast / saturation, each by a factor in [1-j, 1+j]
+    input_noise: float = 0.02  # std of the Gaussian noise on the student's input ([-1, 1] units)
+    # --- losses ---
+    lambda_l1: float = 1.0
+    lambda_feat: float = 1.0
+    feat_taps: int = 3  # student block outputs matched to the teacher's (0 = no feature loss)
+    lambda_gan: float = 0.0  # LSGAN against real trainB images (0 = off)
+    ndf: int = 32
+    # --- optimisation ---
+    batch_size: int = 4
+    lr: float = 2e-4
+    steps: int = 0  # total steps (0: run until the time budget)
+    time_budget_min: float = 0.0
+    decay_fraction: float = 0.25  # the LR decays linearly to 5% over the last part of the run
+    seed: int = 0
+    # --- runtime ---
+    cache_size: int = 1600  # CPU: precomputed teacher samples (0 = the teacher runs every step)
+    cache_dir: str = 'runs/distill-cache'  # shared by runs with the same data settings; not committed
+    device: str = 'auto'
+    threads: int = 1
+    amp: bool = True  # bf16 autocast on CUDA
+    channels_last: bool = True  # CUDA only
+    out_dir: str = 'runs/distill-rt'
+    resume: bool = False
+    stop_after: int = 0  # stop (with a checkpoint) after this many steps of this invocation
+    log_every: int = 25
+    ckpt_every: int = 200
+    eval_every: int = 400
+    eval_images: int = 40  # first N test horses scored by the ImageNet judge (0 = no judge)
+
+
+RUNTIME = {'cache_dir', 'device', 'threads', 'amp', 'channels_last', 'out_dir', 'resume', 'stop_after', 'log_every',
+           'ckpt_every', 'eval_every', 'eval_images', 'time_budget_min', 'steps'}
+
+
+def lr_at(cfg: DistillConfig, progress: float) -> float:
+    """Constant, then linear decay to 5% over the last `decay_fraction` of the run."""
+    start = 1.0 - cfg.decay_fraction
+    if progress <= start or cfg.decay_fraction <= 0:
+        return cfg.lr
+    return cfg.lr * max(0.05, 1.0 - 0.95 * (progress - start) / cfg.decay_fraction)
+
+
+class Adapters(nn.Module):
+    """1x1 convs from the student's block width to the teacher's, one per feature tap."""
+
+    def __init__(self, c_student: int, c_teacher: int, n: int):
+        super().__init__()
+        self.convs = nn.ModuleList(nn.Conv2d(c_student, c_teacher, 1) for _ in range(n))
+
+    def forward(self, feats: Sequence[torch.Tensor]) -> List[torch.Tensor]:
+        return [conv(f) for conv, f in zip(self.convs, feats)]
+
+
+def feature_loss(student_feats: Sequence[torch.Tensor], teacher_feats: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Mean over taps of the MSE relative to the teacher feature's mean square, so that every tap
+    counts alike whatever the size of the residual stream at that depth."""
+    return sum(F.mse_loss(a.float(), b) / b.pow(2).mean().clamp_min(1e-6)
+               for a, b in zip(student_feats, teacher_feats)) / len(teacher_feats)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    return torch.device(name)
+
+
+def hardware(device: torch.device) -> str:
+    if device.type == 'cuda':
+        return f'{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})'
+    return f'{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} thread(s)'
+
+
+def eval_inputs(cfg: DistillConfig) -> torch.Tensor:
+    files = list_images(resolve_dataset(cfg.dataset) / 'testA')[:cfg.eval_images]
+    return to_float(torch.stack([torch.from_numpy(load_image(f, 256)).permute(2, 0, 1) for f in files]))  # [N, 3, 256, 256]
+
+
+@torch.no_grad()
+def score(student: nn.Module, teacher_out: torch.Tensor, x: torch.Tensor, device: torch.device) -> Dict[str, float]:
+    from training.evaluate import edge_correlation
+    from training.judge import summary
+
+    student.eval()
+    y = torch.cat([student(x[i:i + 8].to(device)).float().cpu() for i in range(0, len(x), 8)])
+    student.train()
+    out = summary(y)
+    out['l1Teacher'] = round(float((y - teacher_out).abs().mean()), 4)
+    out['edgeCorrelation'] = round(float(edge_correlation(x, y).mean()), 4)
+    return out
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Path:
+    p = argparse.ArgumentParser(description='Distil a student generator from a teacher (see training/distill.py).')
+    C.add_arguments(p, DistillConfig)
+    cfg: DistillConfig = C.from_args(p.parse_args(argv), cls=DistillConfig)
+    t_start = time.time()
+    out = Path(cfg.out_dir)
+    if not out.is_absolute():
+        out = REPO_ROOT / out
+    out.mkdir(parents=True, exist_ok=True)
+    device = pick_device(cfg.device)
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)  # every random draw of the data; saved for resume
+    print(C.describe(cfg), flush=True)
+
+    # --- models ---
+    teacher = load_teacher(cfg.teacher, str(device))
+    student = build_student(cfg.student)
+    s_taps = feature_taps(student, cfg.feat_taps) if cfg.feat_taps else []
+    t_taps = matching_taps(student, teacher, s_taps)
+    c_s, c_t = student.model[student.first_block - 3].out_channels, teacher.model[teacher.first_block - 3].out_channels
+    adapters = Adapters(c_s, c_t, len(s_taps))
+    D = PatchDiscriminator(cfg.ndf, 3) if cfg.lambda_gan > 0 else None
+
+    # --- data ---
+    pool = load_pool(cfg)  # uint8 images [N, 3, H, W] with their source ('A', 'B', 'S')
+    x_eval = eval_inputs(cfg) if cfg.eval_images else None
+    with torch.no_grad():
+        t_eval = torch.cat([teacher(x_eval[i:i + 8].to(device)).float().cpu()
+                            for i in range(0, len(x_eval), 8)]) if x_eval is not None else None
+
+    state: Dict[str, Any] = {}
+    ckpt = out / 'ckpt.pt'
+    if cfg.resume:
+        state = torch.load(ckpt, map_location='cpu')
+        if state.get('format') != DISTILL_FORMAT:
+            raise SystemExit(f'{ckpt} is not a distillation checkpoint')
+        saved = {k: v for k, v in state['config'].items() if k not in RUNTIME}
+        mine = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RUNTIME}
+        if saved != mine:
+            bad = sorted(k for k in set(saved) | set(mine) if saved.get(k) != mine.get(k))
+            raise SystemExit(f'{ckpt} was made with other settings ({", ".join(bad)}); use the same, or another --out_dir')
+        student.load_state_dict(state['student'])
+        adapters.load_state_dict(state['adapters'])
+        if D is not None:
+            D.load_state_dict(state['D'])
+        gen.set_state(state['rng'])
+    elif cfg.init == 'prune':
+        prune_from_teacher(teacher.cpu(), student, pool.sample_clean(gen, 8, cfg)[0])
+        teacher.to(device)
+    student.to(device).train()
+    adapters.to(device)
+    if device.type == 'cuda' and cfg.channels_last:
+        student.to(memory_format=torch.channels_last)
+        teacher.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(list(student.parameters()) + list(adapters.parameters()), lr=cfg.lr, betas=(0.9, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(0.5, 0.999)) if D is not None else None
+    if D is not None:
+        D.to(device)
+    if state:
+        opt.load_state_dict(state['opt'])
+        if opt_d is not None:
+            opt_d.load_state_dict(state['opt_d'])
+
+    cache_root = Path(cfg.cache_dir) if Path(cfg.cache_dir).is_absolute() else REPO_ROOT / cfg.cache_dir
+    cache = TeacherCache.open_or_build(cache_root, cfg, teacher, pool, t_taps) \
+        if cfg.cache_size > 0 and device.type == 'cpu' else None
+
+    step = int(state.get('step', 0))
+    wall_before = float(state.get('wall_time_s', 0.0))
+    curve: List[Dict[str, float]] = list(state.get('curve', []))
+    amp = device.type == 'cuda' and cfg.amp
+
+    def autocast():  # torch 1.13 CPU builds refuse even a disabled CUDA autocast
+        return torch.autocast('cuda', torch.bfloat16) if amp else contextlib.nullcontext()
+    print(f'student {cfg.student}: {count_params(student):,} params, {count_macs(student) / 1e9:.3f} G MACs at 256x256; '
+          f'teacher taps {t_taps} <- student taps {s_taps}; {"cache " + str(cache.size) if cache else "teacher on the fly"}; '
+          f'device {device}', flush=True)
+
+    def progress() -> float:
+        if cfg.steps:
+            return step / cfg.steps
+        if cfg.time_budget_min:
+            return (wall_before + time.time() - t_start) / (cfg.time_budget_min * 60)
+        return 0.0
+
+    def save(path: Path) -> None:
+        tmp = path.with_suffix('.tmp')
+        torch.save({
+            'format': DISTILL_FORMAT, 'config': dataclasses.asdict(cfg), 'step': step,
+            'student': student.state_dict(), 'adapters': adapters.state_dict(), 'opt': opt.state_dict(),
+            'D': D.state_dict() if D is not None else None, 'opt_d': opt_d.state_dict() if opt_d is not None else None,
+            'rng': gen.get_state(), 'curve': curve, 'wall_time_s': wall_before + time.time() - t_start,
+            'hardware': hardware(device), 'torch_version': str(torch.__version__),
+            'command': 'python3 -m training.distill ' + shlex.join(sys.argv[1:] if argv is None else list(argv)),
+            'n_images': pool.counts(),
+        }, tmp)
+        tmp.replace(path)
+
+    log = (out / 'log.csv').open('a', newline='')
+    writer = csv.writer(log)
+    if step == 0:
+        writer.writerow(['step', 'wall_s', 'lr', 'l1', 'feat', 'gan_g', 'gan_d'])
+    first_step = step
+    while progress() < 1.0 and not (cfg.stop_after and step - first_step >= cfg.stop_after):
+        # [B, 3, H, W] clean input, teacher output, teacher features at t_taps
+        if cache is not None:
+            x, y_t, f_t = cache.batch(gen, cfg.batch_size)
+        else:
+            x, _ = pool.sample(gen, cfg.batch_size, cfg, device)
+            with torch.no_grad(), autocast():
+                feats = teacher.forward_features(x, t_taps)
+            y_t, f_t = feats[-1].float(), [feats[t].float() for t in t_taps]
+        x, y_t = x.to(device), y_t.to(device)
+        f_t = [f.to(device).float() for f in f_t]
+        x_s = x + cfg.input_noise * torch.randn(x.shape, generator=gen).to(device) if cfg.input_noise else x
+        for g in opt.param_groups:
+            g['lr'] = lr_at(cfg, progress())
+
+        with autocast():
+            feats_s = student.forward_features(x_s, s_taps)
+            y_s = feats_s[-1].float()
+            l1 = (y_s - y_t).abs().mean()
+            feat = feature_loss(adapters([feats_s[t] for t in s_taps]), f_t) if s_taps else torch.zeros((), device=device)
+            gan_g = ((D(y_s) - 1) ** 2).mean() if D is not None else torch.zeros((), device=device)
+        loss = cfg.lambda_l1 * l1 + cfg.lambda_feat * feat + cfg.lambda_gan * gan_g
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+        gan_d = torch.zeros(())
+        if D is not None:
+            real = pool.sample_target(gen, cfg.batch_size, cfg).to(device)
+            with autocast():
+                gan_d = 0.5 * (((D(real) - 1) ** 2).mean() + (D(y_s.detach()) ** 2).mean())
+            opt_d.zero_grad(set_to_none=True)
+            gan_d.backward()
+            opt_d.step()
+        step += 1
+
+        if step % cfg.log_every == 0:
+            row = [step, round(wall_before + time.time() - t_start, 1), f'{lr_at(cfg, progress()):.2e}',
+                   round(float(l1), 5), round(float(feat), 5), round(float(gan_g), 5), round(float(gan_d), 5)]
+            writer.writerow(row)
+            log.flush()
+            print('step {} wall {}s lr {} l1 {} feat {} gan_g {} gan_d {}'.format(*row), flush=True)
+        if x_eval is not None and cfg.eval_every and step % cfg.eval_every == 0:
+            curve.append({'step': step, 'wallS': round(wall_before + time.time() - t_start, 1),
+                          **score(student, t_eval, x_eval, device)})
+            print(f'eval {curve[-1]}', flush=True)
+            write_curve(out / 'curve.csv', curve)
+        if step % cfg.ckpt_every == 0:
+            save(ckpt)
+        if not math.isfinite(float(loss)):
+            raise SystemExit(f'loss became {float(loss)} at step {step}')
+
+    log.close()
+    save(ckpt)
+    if progress() >= 1.0:
+        if x_eval is not None and (not curve or curve[-1]['step'] != step):
+            curve.append({'step': step, 'wallS': round(wall_before + time.time() - t_start, 1),
+                          **score(student, t_eval, x_eval, device)})
+            write_curve(out / 'curve.csv', curve)
+            print(f'eval {curve[-1]}', flush=True)
+        save(out / 'final.pt')
+        print(f'done: {step} steps, {out / "final.pt"}', flush=True)
+    return out
+
+
+def write_curve(path: Path, curve: List[Dict[str, float]]) -> None:
+    with path.open('w', newline='') as f:
+        w = csv.DictWriter(f, fieldnames=list(curve[0]))
+        w.writeheader()
+        w.writerows(curve)
+
+
+if __name__ == '__main__':
+    main()

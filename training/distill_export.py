@@ -1,0 +1,92 @@
+"""Export helpers for distilled students (training/distill.py checkpoints); export.py calls these.
+
+A student whose weights were initialised from the teacher's (init 'prune') derives from the teacher,
+so the teacher's BSD notice is written beside the model (models/<id>.LICENSE) and the manifest's
+provenance names the teacher and that notice.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Tuple
+
+import torch
+
+from training.models import count_macs, count_params
+from training.students import build_student, student_architecture
+from training.teachers import TEACHERS, teacher_info, teacher_path
+
+DISTILL_FORMAT = 'cyclestream-distill-v1'
+
+
+def _load(path: Path) -> dict:
+    # our checkpoints hold tensors and plain values; torch 1.13's weights_only loader cannot read floats
+    return torch.load(path, map_location='cpu', weights_only=int(torch.__version__.split('.')[0]) >= 2)
+
+
+def is_distilled(path: Path) -> bool:
+    try:
+        return _load(path).get('format') == DISTILL_FORMAT
+    except Exception:  # noqa: BLE001 - not ours to judge here; the CycleGAN loader reports bad files
+        return False
+
+
+def load_student(path: Path) -> Tuple[torch.nn.Module, dict]:
+    """(the student in eval mode on the CPU, the checkpoint with 'domains' = (from, to) added)."""
+    state = _load(path)
+    G = build_student(state['config']['student'])
+    G.load_state_dict(state['student'])
+    G.eval()
+    state['domains'] = tuple(TEACHERS[state['config']['teacher']]['domains'])
+    return G, state
+
+
+def student_manifest(*, model_id: str, title: str, G: torch.nn.Module, state: dict, parity: float, exporter: str,
+                     description: str, models_dir: Path) -> dict:
+    from training.export import INPUT_NAME, OPSET, OUTPUT_NAME
+
+    cfg = state['config']
+    src, dst = state['domains']
+    teacher = teacher_info(cfg['teacher'])
+    derived = cfg['init'] == 'prune'
+    if derived:  # the weights derive from the teacher's: its notice travels with them
+        shutil.copyfile(teacher_path(cfg['teacher']).with_name('LICENSE'), Path(models_dir) / f'{model_id}.LICENSE')
+        teacher['noticeFile'] = f'{model_id}.LICENSE'
+    n = state.get('n_images', {})
+    losses = f'L1 to the teacher x{cfg["lambda_l1"]:g}'
+    if cfg['feat_taps']:
+        losses += f' + feature loss at {cfg["feat_taps"]} block outputs x{cfg["lambda_feat"]:g}'
+    if cfg['lambda_gan']:
+        losses += f' + LSGAN against real {dst}s x{cfg["lambda_gan"]:g}'
+    desc = (f'Student generator distilled by training/distill.py from {teacher["name"]}; '
+            f'{"initialised from slices of the teacher weights (BSD notice beside the model)" if derived else "random init"}; '
+            f'{losses}; batch {cfg["batch_size"]}, lr {cfg["lr"]:g}, input noise {cfg["input_noise"]:g}. '
+            f'Exported by training/export.py ({exporter} exporter, opset {OPSET}); ONNX Runtime vs torch max abs diff {parity:.1e}.')
+    if description:
+        desc += ' ' + description
+    return {
+        'schemaVersion': 1,
+        'id': model_id,
+        'title': title,
+        'file': f'{model_id}.onnx',
+        'domains': {'from': src, 'to': dst},
+        'architecture': student_architecture(cfg['student']),
+        'params': count_params(G),
+        'macsAt256': count_macs(G, 256, 256),
+        'input': {'name': INPUT_NAME, 'layout': 'NCHW', 'channels': 3, 'range': [-1, 1], 'sizeMultiple': 4},
+        'output': {'name': OUTPUT_NAME, 'layout': 'NCHW', 'channels': 3, 'range': [-1, 1]},
+        'provenance': {
+            'kind': 'distilled',
+            'description': desc,
+            'dataset': (f'{Path(cfg["dataset"]).name} trainA ({n.get("A")} images), {n.get("B")} of its trainB, '
+                        f'{n.get("S")} {cfg["scenes"] or "scene"} images; augmented {cfg["crop_px"]} px crops'),
+            'iterations': int(state['step']),
+            'cropPx': cfg['crop_px'],
+            'hardware': state['hardware'],
+            'wallTimeS': round(float(state['wall_time_s']), 1),
+            'command': state['command'],
+            'script': 'training/distill.py',
+            'torchVersion': state['torch_version'],
+            'teacher': teacher,
+        },
+    }
