@@ -8,8 +8,7 @@
  */
 import type { RgbImage } from '../shared/image.js';
 import { ClosedError } from '../shared/errors.js';
-import type { Generator } from './generator.js';
-import { createGeneratorShell } from './generator-shell.js';
+import { createGeneratorShell, type Generator } from './generator-shell.js';
 import type { ModelManifest } from './manifest.js';
 import type { ExecutionProviderName } from './providers.js';
 import { frameBuffers, tensorBinding, type InferenceWorker, type WorkerFrameBuffers, type WorkerTensorBinding } from './worker-client.js';

@@ -15,7 +15,7 @@ export {
   type LoadModelOptions,
   type ModelListing,
 } from './registry.js';
-export type { Generator, GeneratorStats } from './generator.js';
+export type { Generator, GeneratorStats } from './generator-shell.js';
 export {
   DEFAULT_PROVIDERS,
   EXECUTION_PROVIDERS,

@@ -10,7 +10,8 @@ import {
   asCycleStreamError,
 } from '../shared/errors.js';
 import type { Closable } from '../shared/image.js';
-import { createGenerator, type Generator } from './generator.js';
+import { createGenerator } from './generator.js';
+import type { Generator } from './generator-shell.js';
 import { silentLogger, type StageLogger } from './logger.js';
 import { assertModelId, readManifest, type ModelManifest } from './manifest.js';
 import {
