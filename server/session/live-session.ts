@@ -370,10 +370,6 @@ export class LiveSession {
     return this.#viewers.remove(viewerId);
   }
 
-  hasViewer(viewerId: string): boolean {
-    return this.#viewers.has(viewerId);
-  }
-
   counters(): StreamCounters {
     return {
       modelRuns: this.#translator.runs,
