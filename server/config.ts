@@ -260,5 +260,17 @@ export function loadConfig(
   if (cfg.browserMinBitrateKbps > cfg.browserStartBitrateKbps || cfg.browserStartBitrateKbps > cfg.browserMaxBitrateKbps) {
     throw new ConfigError('BROWSER_START_BITRATE_KBPS', 'browser bitrates must satisfy min <= start <= max');
   }
+  // zod hands back its own copies, so this freezes nothing the caller passed in overrides.
+  freezeNested(cfg);
   return Object.freeze({ ...cfg, providers: Object.freeze([...cfg.providers]) as Provider[] });
+}
+
+/** Freezes every object and array inside `value` (not `value` itself), however deep. */
+function freezeNested(value: object): void {
+  for (const child of Object.values(value)) {
+    if (child !== null && typeof child === 'object' && !Object.isFrozen(child)) {
+      freezeNested(child);
+      Object.freeze(child);
+    }
+  }
 }
