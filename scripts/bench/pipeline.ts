@@ -30,7 +30,6 @@ import {
   MODES,
   defaultModel,
   hostFor,
-  loadGenerator,
   median,
   round,
   table,
@@ -213,9 +212,9 @@ async function benchResolution(
     passes: 0,
     frames: 0,
   };
-  const hosts = MODES.map((mode) => hostFor(mode));
+  const hosts = MODES.map((mode) => hostFor(opts, mode, model.dir));
   try {
-    const gens: Record<Mode, Generator> = { main: await loadGenerator(opts, hosts[0], model), worker: await loadGenerator(opts, hosts[1], model) };
+    const gens: Record<Mode, Generator> = { main: await hosts[0].loadModel(model.id), worker: await hosts[1].loadModel(model.id) };
     let warmMs = 0;
     for (const mode of MODES) warmMs = Math.max(warmMs, (await warm(gens[mode], proc)).warmMs);
     // The whole clip per pass while a pass stays under ~5 s, else fewer frames; 3 passes when

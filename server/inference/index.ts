@@ -12,7 +12,6 @@ export {
   type InferenceHost,
   type InferenceHostOptions,
   type InvalidModel,
-  type LoadModelOptions,
   type ModelListing,
 } from './registry.js';
 export type { Generator, GeneratorStats } from './generator-shell.js';

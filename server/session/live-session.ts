@@ -18,10 +18,7 @@ import { processingSize, type RgbImage } from '../shared/image.js';
 import { FrameTranslator } from './translator.js';
 import { SlidingWindow } from './window.js';
 
-export type SessionConfig = Pick<
-  Config,
-  'modelsDir' | 'providers' | 'intraOpThreads' | 'maxInputWidthPx' | 'maxInputHeightPx' | 'outputBitrateKbps' | 'batchAcrossStreams' | 'maxBatch' | 'modelPrecision'
->;
+export type SessionConfig = Pick<Config, 'maxInputWidthPx' | 'maxInputHeightPx' | 'outputBitrateKbps'>;
 
 /** Shared with the manager so /api/health can prove that closed sessions freed their codecs and peers. */
 export interface ResourceCounters {
@@ -273,15 +270,7 @@ export class LiveSession {
       if (modelId === this.#generator.manifest.id) return { modelId, backend: this.#generator.provider };
       let gen: Generator;
       try {
-        gen = await this.opts.host.loadModel({
-          modelsDir: this.opts.config.modelsDir,
-          id: modelId,
-          providers: this.opts.config.providers,
-          intraOpThreads: this.opts.config.intraOpThreads,
-          batchAcrossStreams: this.opts.config.batchAcrossStreams,
-          maxBatch: this.opts.config.maxBatch,
-          precision: this.opts.config.modelPrecision,
-        });
+        gen = await this.opts.host.loadModel(modelId);
       } catch (err) {
         const e = asCycleStreamError(err, ModelLoadError);
         this.opts.events.error(e.toJSON());
