@@ -23,9 +23,9 @@ import { existsSync } from 'node:fs';
 import { Demuxer } from 'node-av/api';
 import { createRgbConverter, createVideoDecoder, createVideoEncoder, setFfmpegLogLevel } from '../../server/codec/index.js';
 import type { Generator } from '../../server/inference/index.js';
-import { installPolyfills, processingSize, type RgbImage } from '../../server/shared/index.js';
+import { fitWithin, installPolyfills, processingSize, type RgbImage } from '../../server/shared/index.js';
 import { createTemporalSmoother } from '../../server/temporal/index.js';
-import { FrameTranslator, fitWithin } from '../../server/session/index.js';
+import { FrameTranslator } from '../../server/session/index.js';
 import {
   MODES,
   defaultModel,

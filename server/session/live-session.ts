@@ -14,7 +14,8 @@ import { VideoFanout, ViewerSet, type CreateViewerPeer } from '../streams/index.
 import type { Backend, CloseReason, SessionStats, StreamSource, StreamStateEvent } from '../signaling/index.js';
 import type { SessionEvents } from '../signaling/index.js';
 import { BadRequestError, ClosedError, CodecError, ModelLoadError, asCycleStreamError } from '../shared/errors.js';
-import { processingSize, type RgbImage } from '../shared/image.js';
+import { fitWithin, processingSize, type RgbImage } from '../shared/image.js';
+import { RgbPool } from '../shared/rgb-pool.js';
 import { FrameTranslator } from './translator.js';
 import { SlidingWindow } from './window.js';
 
@@ -61,13 +62,6 @@ export interface StreamCounters {
   height: number;
 }
 
-/** Largest even size within the limits that keeps the aspect ratio. */
-export function fitWithin(width: number, height: number, maxWidth: number, maxHeight: number): { width: number; height: number } {
-  const scale = Math.min(1, maxWidth / width, maxHeight / height);
-  const even = (v: number) => Math.max(2, Math.floor((v * scale) / 2) * 2);
-  return scale === 1 && width % 2 === 0 && height % 2 === 0 ? { width, height } : { width: even(width), height: even(height) };
-}
-
 export class LiveSession {
   readonly id: string;
   #generator: Generator;
@@ -78,7 +72,8 @@ export class LiveSession {
   readonly #converter = createRgbConverter();
   readonly #temporal;
   readonly #scheduler: LatestFrameScheduler<Job, void>;
-  readonly #pool: RgbImage[] = [];
+  /** Frames cycle through it: one decoding, one pending, one in the model, one finishing. */
+  readonly #frames = new RgbPool(5);
   #decodeChain: Promise<void> = Promise.resolve();
   #decodeQueued = 0;
   #running: Promise<void> = Promise.resolve();
@@ -118,7 +113,7 @@ export class LiveSession {
     });
     this.#scheduler = new LatestFrameScheduler<Job, void>({
       process: (job) => this.#translate(job),
-      onDrop: (job) => this.#release(job.img),
+      onDrop: (job) => this.#frames.release(job.img),
       onError: (err) => this.#log.warn({ err }, 'frame failed'),
     });
     const peer = opts.peer;
@@ -201,23 +196,10 @@ export class LiveSession {
       const stream = fitWithin(d.width, d.height, this.opts.config.maxInputWidthPx, this.opts.config.maxInputHeightPx);
       const proc = processingSize(stream.width, stream.height, this.#shortSidePx, this.#generator.manifest.input.sizeMultiple);
       this.#inputSize = { width: d.width, height: d.height };
-      const img = this.#take(proc.width, proc.height);
+      const img = this.#frames.take(proc.width, proc.height);
       this.#converter.toRgb(d.frame, proc.width, proc.height, img);
       this.#scheduler.push({ img, receivedAtMs: f.receivedAtMs, streamWidth: stream.width, streamHeight: stream.height });
     }
-  }
-
-  /** Frame buffers cycle through a small pool: one decoding, one pending, one in the model, one finishing. */
-  #take(width: number, height: number): RgbImage {
-    while (this.#pool.length) {
-      const img = this.#pool.pop()!;
-      if (img.width === width && img.height === height) return img;
-    }
-    return { width, height, data: new Uint8Array(width * height * 3) };
-  }
-
-  #release(img: RgbImage): void {
-    if (this.#pool.length < 5) this.#pool.push(img);
   }
 
   /** The model now; smoothing, scaling and encoding of this frame overlap the next frame's model run. */
@@ -230,7 +212,7 @@ export class LiveSession {
         streamWidth: job.streamWidth,
         streamHeight: job.streamHeight,
         meta: job.receivedAtMs,
-        release: () => this.#release(job.img),
+        release: () => this.#frames.release(job.img),
       })
       .then(() => this.#inferenceMs.add(gen.stats().lastInferenceMs, Date.now()));
     this.#running = run.catch(() => {});
