@@ -22,10 +22,4 @@ export {
   type OrtSession,
   type SessionFactory,
 } from './providers.js';
-export {
-  LatestFrameScheduler,
-  type LatestFrameSchedulerOptions,
-  type LatestFrameSchedulerStats,
-  type ScheduledResult,
-} from './scheduler.js';
 export type { StageLogger } from './logger.js';

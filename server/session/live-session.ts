@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { createRgbConverter, createVideoDecoder, createVideoEncoder, type DecodedFrame, type Frame, type VideoDecoder, type VideoEncoder } from '../codec/index.js';
-import { LatestFrameScheduler, assertModelId, type Generator, type InferenceHost } from '../inference/index.js';
+import { assertModelId, type Generator, type InferenceHost } from '../inference/index.js';
 import { createTemporalSmoother } from '../temporal/index.js';
 import type { EncodedVideoFrame, PeerSession, VideoCodecName } from '../webrtc/index.js';
 import { VideoFanout, ViewerSet, type CreateViewerPeer } from '../streams/index.js';
@@ -17,6 +17,7 @@ import { BadRequestError, ClosedError, CodecError, ModelLoadError, asCycleStream
 import { fitWithin, processingSize, type RgbImage } from '../shared/image.js';
 import { RgbPool } from '../shared/rgb-pool.js';
 import { FrameTranslator } from './translator.js';
+import { LatestFrameScheduler } from './scheduler.js';
 import { SlidingWindow } from './window.js';
 
 export type SessionConfig = Pick<Config, 'maxInputWidthPx' | 'maxInputHeightPx' | 'outputBitrateKbps'>;
