@@ -11,7 +11,7 @@
  *   session does once inference is in a worker: frames are decoded as they arrive).
  * - overlap+encode: additionally, frame N's encode (on libuv's thread pool) runs while
  *   the generator works on frame N+1.
- * - live: the live session's own FrameTranslator (server/session/translator.ts): frame N's
+ * - live: the live session's own FrameTranslator (server/translate/): frame N's
  *   smoothing, scale-up and encode all run while the generator works on frame N+1.
  * Each with the generator on the main thread and in the inference worker. model_only_fps is
  * the same generator, same size, same run, fed one decoded frame over and over for as many
@@ -25,7 +25,7 @@ import { createRgbConverter, createVideoDecoder, createVideoEncoder, setFfmpegLo
 import type { Generator } from '../../server/inference/index.js';
 import { fitWithin, installPolyfills, processingSize, type RgbImage } from '../../server/shared/index.js';
 import { createTemporalSmoother } from '../../server/temporal/index.js';
-import { FrameTranslator } from '../../server/session/index.js';
+import { FrameTranslator } from '../../server/translate/index.js';
 import {
   MODES,
   defaultModel,

@@ -7,4 +7,3 @@ export {
   type LatestFrameSchedulerStats,
   type ScheduledResult,
 } from './scheduler.js';
-export { FrameTranslator, type FrameTranslatorOptions, type TranslateJob } from './translator.js';

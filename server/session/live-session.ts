@@ -9,6 +9,7 @@ import type { Config } from '../config.js';
 import { createRgbConverter, createVideoDecoder, createVideoEncoder, type DecodedFrame, type Frame, type VideoDecoder, type VideoEncoder } from '../codec/index.js';
 import { assertModelId, type Generator, type InferenceHost } from '../inference/index.js';
 import { createTemporalSmoother } from '../temporal/index.js';
+import { FrameTranslator } from '../translate/index.js';
 import type { EncodedVideoFrame, PeerSession, VideoCodecName } from '../webrtc/index.js';
 import { VideoFanout, ViewerSet, type CreateViewerPeer } from '../streams/index.js';
 import type { Backend, CloseReason, SessionStats, StreamSource, StreamStateEvent } from '../signaling/index.js';
@@ -16,7 +17,6 @@ import type { SessionEvents } from '../signaling/index.js';
 import { BadRequestError, ClosedError, CodecError, ModelLoadError, asCycleStreamError } from '../shared/errors.js';
 import { fitWithin, processingSize, type RgbImage } from '../shared/image.js';
 import { RgbPool } from '../shared/rgb-pool.js';
-import { FrameTranslator } from './translator.js';
 import { LatestFrameScheduler } from './scheduler.js';
 import { SlidingWindow } from './window.js';
 

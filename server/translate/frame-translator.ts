@@ -1,7 +1,7 @@
 /**
- * The translate half of a live stream, shared by live sessions and the pipeline bench: the
- * model, then temporal smoothing, the scale back to stream size and the encode. The second part
- * of frame N runs while the model works on frame N+1, so with the model in its worker thread the
+ * The translation stage, the same for live sessions, video jobs and the pipeline bench: the
+ * model, then temporal smoothing, the scale to output size and the encode. The second part of
+ * frame N runs while the model works on frame N+1, so with the model in its worker thread the
  * frame rate is the model's own (bench: pipeline / model-only).
  */
 import type { Frame, RgbConverter } from '../codec/index.js';
@@ -51,7 +51,7 @@ export class FrameTranslator<M> {
    * previous frame has been finished, which is when the next model run may start; at most one
    * frame is finishing at a time, so a slow encoder slows the stream instead of queueing frames.
    */
-  async translate(generator: Generator, job: TranslateJob<M>): Promise<void> {
+  async translate(generator: Pick<Generator, 'run'>, job: TranslateJob<M>): Promise<void> {
     let out: RgbImage;
     try {
       out = await generator.run(job.img);
