@@ -67,7 +67,7 @@ const configSchema = z.object({
   /** Origins allowed to embed the player (CSP frame-ancestors, and CORS for WHEP); '*' = any. */
   embedOrigins: z.array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, "must be '*' or an origin like https://example.com")),
   maxViewersPerStream: z.number().int().min(1).max(1000),
-  /** Live streams of one model share a session and batch their frames: 'auto' = on GPU providers. */
+  /** Live streams and jobs of one model share a session and batch their frames: 'auto' = on GPU providers. */
   batchAcrossStreams: z.enum(['auto', 'on', 'off']),
   maxBatch: z.number().int().min(1).max(64),
   /** 'auto': a model's fp16 copy on GPU providers when its manifest lists one; 'fp32' or 'fp16' everywhere. */
