@@ -25,7 +25,15 @@ export interface App {
 
 export async function createApp(config: Config, logger: Logger): Promise<App> {
   const startedAt = Date.now();
-  const host = createInferenceHost({ logger: logger.child({ stage: 'inference' }) });
+  const host = createInferenceHost({
+    modelsDir: config.modelsDir,
+    providers: config.providers,
+    intraOpThreads: config.intraOpThreads,
+    batchAcrossStreams: config.batchAcrossStreams,
+    maxBatch: config.maxBatch,
+    precision: config.modelPrecision,
+    logger: logger.child({ stage: 'inference' }),
+  });
   const sessions = new SessionManager(config, host, logger.child({ stage: 'session' }));
   // Job events go to every client (the upload page lists all jobs); socket.io is attached further down.
   const jobEvents: { io: SignalingServer | null } = { io: null };

@@ -67,7 +67,7 @@ const configSchema = z.object({
   /** Origins allowed to embed the player (CSP frame-ancestors, and CORS for WHEP); '*' = any. */
   embedOrigins: z.array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, "must be '*' or an origin like https://example.com")),
   maxViewersPerStream: z.number().int().min(1).max(1000),
-  /** Live streams of one model share a session and batch their frames: 'auto' = on GPU providers. */
+  /** Live streams and jobs of one model share a session and batch their frames: 'auto' = on GPU providers. */
   batchAcrossStreams: z.enum(['auto', 'on', 'off']),
   maxBatch: z.number().int().min(1).max(64),
   /** 'auto': a model's fp16 copy on GPU providers when its manifest lists one; 'fp32' or 'fp16' everywhere. */
@@ -260,5 +260,17 @@ export function loadConfig(
   if (cfg.browserMinBitrateKbps > cfg.browserStartBitrateKbps || cfg.browserStartBitrateKbps > cfg.browserMaxBitrateKbps) {
     throw new ConfigError('BROWSER_START_BITRATE_KBPS', 'browser bitrates must satisfy min <= start <= max');
   }
+  // zod hands back its own copies, so this freezes nothing the caller passed in overrides.
+  freezeNested(cfg);
   return Object.freeze({ ...cfg, providers: Object.freeze([...cfg.providers]) as Provider[] });
+}
+
+/** Freezes every object and array inside `value` (not `value` itself), however deep. */
+function freezeNested(value: object): void {
+  for (const child of Object.values(value)) {
+    if (child !== null && typeof child === 'object' && !Object.isFrozen(child)) {
+      freezeNested(child);
+      Object.freeze(child);
+    }
+  }
 }

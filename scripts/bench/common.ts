@@ -13,7 +13,6 @@ import {
   createInferenceHost,
   listModels,
   type ExecutionProviderName,
-  type Generator,
   type InferenceHost,
   type ModelManifest,
 } from '../../server/inference/index.js';
@@ -206,13 +205,9 @@ export function onePerArchitecture(models: readonly BenchModel[]): BenchModel[] 
   return out;
 }
 
-/** Loads a generator the way the server does (same providers, threads, session options). */
-export async function loadGenerator(opts: BenchOptions, host: InferenceHost, model: BenchModel): Promise<Generator> {
-  return host.loadModel({ modelsDir: model.dir, id: model.id, providers: opts.providers, intraOpThreads: opts.intraOpThreads });
-}
-
-export function hostFor(mode: Mode): InferenceHost {
-  return createInferenceHost({ worker: mode === 'worker' });
+/** A host for the models in `dir` that loads them the way the server does (same providers, threads, session options). */
+export function hostFor(opts: BenchOptions, mode: Mode, dir: string): InferenceHost {
+  return createInferenceHost({ modelsDir: dir, providers: opts.providers, intraOpThreads: opts.intraOpThreads, worker: mode === 'worker' });
 }
 
 /**
@@ -221,13 +216,13 @@ export function hostFor(mode: Mode): InferenceHost {
  * adapter warnings) for every model it loads.
  */
 export async function resolveProvider(config: Config): Promise<ExecutionProviderName> {
-  await using host = createInferenceHost({ worker: true });
-  const gen = await host.loadModel({
+  await using host = createInferenceHost({
     modelsDir: path.join(REPO_ROOT, 'test', 'fixtures', 'models'),
-    id: 'invert',
     providers: config.providers,
     intraOpThreads: 1,
+    worker: true,
   });
+  const gen = await host.loadModel('invert');
   return gen.provider;
 }
 

@@ -11,10 +11,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setFfmpegLogLevel } from '../../server/codec/index.js';
-import { createInferenceHost, type Generator } from '../../server/inference/index.js';
+import type { Generator } from '../../server/inference/index.js';
 import { probeVideo, translateVideo, type VideoProbe } from '../../server/jobs/index.js';
 import { processingSize } from '../../server/shared/index.js';
-import { defaultModel, median, repeat, round, type BenchOptions, type BenchModel } from './common.js';
+import { defaultModel, hostFor, median, repeat, round, type BenchOptions, type BenchModel } from './common.js';
 
 /** The generator alone at the processing size the clips get: what the job speed is bounded by. */
 async function modelOnlyMs(opts: BenchOptions, generator: Generator, probe: VideoProbe): Promise<number> {
@@ -106,7 +106,6 @@ export async function benchJobs(opts: BenchOptions): Promise<Record<string, unkn
   }
 
   const outDir = await mkdtemp(path.join(os.tmpdir(), 'cyclestream-bench-jobs-'));
-  const host = createInferenceHost();
   const result: Record<string, unknown> = {
     clips: clips.map((c) => ({ file: path.basename(c.file), width: c.probe.video.width, height: c.probe.video.height, frames: c.probe.video.frames })),
     processing_short_side_px: opts.config.processingShortSidePx,
@@ -117,7 +116,8 @@ export async function benchJobs(opts: BenchOptions): Promise<Record<string, unkn
   };
   try {
     if (!('error' in model)) {
-      const generator = await host.loadModel({ modelsDir: model.dir, id: model.id, providers: opts.providers, intraOpThreads: opts.intraOpThreads });
+      await using host = hostFor(opts, 'worker', model.dir);
+      const generator = await host.loadModel(model.id);
       try {
         const rows = await benchModelOnClips(opts, generator, clips, outDir, model.id);
         result.default_model = rows;
@@ -128,8 +128,8 @@ export async function benchJobs(opts: BenchOptions): Promise<Record<string, unkn
         await generator.close();
       }
     }
-    const fixtureDir = path.join(opts.repoRoot, 'test', 'fixtures', 'models');
-    const invert = await host.loadModel({ modelsDir: fixtureDir, id: 'invert', providers: opts.providers, intraOpThreads: opts.intraOpThreads });
+    await using fixtures = hostFor(opts, 'worker', path.join(opts.repoRoot, 'test', 'fixtures', 'models'));
+    const invert = await fixtures.loadModel('invert');
     try {
       const rows = await benchModelOnClips(opts, invert, clips, outDir, 'invert');
       result.runner_ceiling_invert_fixture = rows;
@@ -138,7 +138,6 @@ export async function benchJobs(opts: BenchOptions): Promise<Record<string, unkn
       await invert.close();
     }
   } finally {
-    await host.close();
     await rm(outDir, { recursive: true, force: true });
   }
   return result;

@@ -10,7 +10,6 @@ import {
   defaultModel,
   hostFor,
   interleaved,
-  loadGenerator,
   median,
   onePerArchitecture,
   round,
@@ -102,10 +101,10 @@ export async function timeModel(opts: BenchOptions, model: BenchModel, modes: re
   const key = (mode: Mode, s: Size) => `model:${model.dir}/${model.id}:${mode}:${sizeName(s)}`;
   const todo = sizes.filter((s) => modes.some((m) => !opts.cache.has(key(m, s))));
   if (todo.length) {
-    const hosts = modes.map((mode) => hostFor(mode));
+    const hosts = modes.map((mode) => hostFor(opts, mode, model.dir));
     try {
       const entries = [];
-      for (const [i, mode] of modes.entries()) entries.push({ gen: await loadGenerator(opts, hosts[i], model), model: model.id, mode });
+      for (const [i, mode] of modes.entries()) entries.push({ gen: await hosts[i].loadModel(model.id), model: model.id, mode });
       for (const size of todo) {
         opts.log(`model ${model.id} ${sizeName(size)} ${modes.join(' + ')}`);
         for (const t of await timeTogether(opts, entries, size)) opts.cache.set(key(t.mode, size), t);

@@ -11,7 +11,7 @@
  *   session does once inference is in a worker: frames are decoded as they arrive).
  * - overlap+encode: additionally, frame N's encode (on libuv's thread pool) runs while
  *   the generator works on frame N+1.
- * - live: the live session's own FrameTranslator (server/session/translator.ts): frame N's
+ * - live: the live session's own FrameTranslator (server/translate/): frame N's
  *   smoothing, scale-up and encode all run while the generator works on frame N+1.
  * Each with the generator on the main thread and in the inference worker. model_only_fps is
  * the same generator, same size, same run, fed one decoded frame over and over for as many
@@ -23,14 +23,13 @@ import { existsSync } from 'node:fs';
 import { Demuxer } from 'node-av/api';
 import { createRgbConverter, createVideoDecoder, createVideoEncoder, setFfmpegLogLevel } from '../../server/codec/index.js';
 import type { Generator } from '../../server/inference/index.js';
-import { installPolyfills, processingSize, type RgbImage } from '../../server/shared/index.js';
+import { fitWithin, installPolyfills, processingSize, type RgbImage } from '../../server/shared/index.js';
 import { createTemporalSmoother } from '../../server/temporal/index.js';
-import { FrameTranslator, fitWithin } from '../../server/session/index.js';
+import { FrameTranslator } from '../../server/translate/index.js';
 import {
   MODES,
   defaultModel,
   hostFor,
-  loadGenerator,
   median,
   round,
   table,
@@ -213,9 +212,9 @@ async function benchResolution(
     passes: 0,
     frames: 0,
   };
-  const hosts = MODES.map((mode) => hostFor(mode));
+  const hosts = MODES.map((mode) => hostFor(opts, mode, model.dir));
   try {
-    const gens: Record<Mode, Generator> = { main: await loadGenerator(opts, hosts[0], model), worker: await loadGenerator(opts, hosts[1], model) };
+    const gens: Record<Mode, Generator> = { main: await hosts[0].loadModel(model.id), worker: await hosts[1].loadModel(model.id) };
     let warmMs = 0;
     for (const mode of MODES) warmMs = Math.max(warmMs, (await warm(gens[mode], proc)).warmMs);
     // The whole clip per pass while a pass stays under ~5 s, else fewer frames; 3 passes when

@@ -5,7 +5,7 @@
  * workers (the server's default), interleaved run by run, so each ratio compares runs taken
  * side by side.
  */
-import { defaultModel, hostFor, loadGenerator, onePerArchitecture, round, sizeName, standInModel, table, type BenchOptions } from './common.js';
+import { defaultModel, hostFor, onePerArchitecture, round, sizeName, standInModel, table, type BenchOptions } from './common.js';
 import { modelsToBench, timeTogether, type ModelTiming } from './model.js';
 
 export async function benchReference(opts: BenchOptions): Promise<{ result: Record<string, unknown>; text: string }> {
@@ -20,13 +20,13 @@ export async function benchReference(opts: BenchOptions): Promise<{ result: Reco
   const compare = onePerArchitecture([...('error' in def ? [] : [def]), ...models]);
   const defId = 'error' in def ? null : def.id;
 
-  const hosts = [ref, ...compare].map(() => hostFor('worker'));
+  const hosts = [ref, ...compare].map((m) => hostFor(opts, 'worker', m.dir));
   const refTimes: ModelTiming[] = [];
   const ratios: Record<string, Record<string, number>> = {};
   const rows: (string | number)[][] = [['HxW', 'resnet9 ms', ...compare.map((m) => `resnet9 / ${m.id}${m.id === defId ? ' (default)' : ''}`)]];
   try {
     const entries = [];
-    for (const [i, m] of [ref, ...compare].entries()) entries.push({ gen: await loadGenerator(opts, hosts[i], m), model: m.id, mode: 'worker' as const });
+    for (const [i, m] of [ref, ...compare].entries()) entries.push({ gen: await hosts[i].loadModel(m.id), model: m.id, mode: 'worker' as const });
     for (const size of opts.sizes) {
       opts.log(`reference ${ref.id} ${sizeName(size)} with ${compare.map((m) => m.id).join(', ') || 'nothing to compare'}`);
       const [r, ...others] = await timeTogether(opts, entries, size);

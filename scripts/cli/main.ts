@@ -257,11 +257,12 @@ async function translateCommand(args: string[], io: CliIo): Promise<number> {
   const onSignal = () => controller.abort(new JobCancelledError('interrupted'));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const host = createInferenceHost();
+  // One generator, so nothing to batch it with.
+  const host = createInferenceHost({ modelsDir: config.modelsDir, providers: config.providers, intraOpThreads: config.intraOpThreads });
   let generator: Generator | null = null;
   const partial = `${output}.partial-${process.pid}${outExt}`;
   try {
-    generator = await host.loadModel({ modelsDir: config.modelsDir, id: values.model, providers: config.providers, intraOpThreads: config.intraOpThreads });
+    generator = await host.loadModel(values.model);
     if (controller.signal.aborted) throw new JobCancelledError('interrupted');
     say(`model ${generator.manifest.id} on ${generator.provider}`);
     if (isImage) {

@@ -8,8 +8,7 @@
  */
 import type { RgbImage } from '../shared/image.js';
 import { ClosedError } from '../shared/errors.js';
-import type { Generator } from './generator.js';
-import { createGeneratorShell } from './generator-shell.js';
+import { createGeneratorShell, type Generator } from './generator-shell.js';
 import type { ModelManifest } from './manifest.js';
 import type { ExecutionProviderName } from './providers.js';
 import { frameBuffers, tensorBinding, type InferenceWorker, type WorkerFrameBuffers, type WorkerTensorBinding } from './worker-client.js';
@@ -41,13 +40,6 @@ interface Shared {
   sent: boolean;
 }
 
-export interface BatchRunnerStats {
-  handles: number;
-  runs: number;
-  frames: number;
-  largestBatch: number;
-}
-
 export class BatchRunner {
   readonly #parts: BatchRunnerParts;
   readonly #binding: WorkerTensorBinding;
@@ -57,9 +49,6 @@ export class BatchRunner {
   #shared: Shared | null = null;
   #handles = 0;
   #closing: Promise<void> | null = null;
-  #runs = 0;
-  #frames = 0;
-  #largestBatch = 0;
 
   constructor(parts: BatchRunnerParts) {
     this.#parts = parts;
@@ -129,9 +118,6 @@ export class BatchRunner {
         );
         s.sent = true;
         this.#bindingSent = true;
-        this.#runs++;
-        this.#frames += batch.length;
-        this.#largestBatch = Math.max(this.#largestBatch, batch.length);
         batch.forEach((q, k) => {
           // The next run overwrites the shared output: every stream gets its own copy.
           q.out.data.set(s.output.subarray(k * n, (k + 1) * n));
@@ -173,9 +159,5 @@ export class BatchRunner {
       }
     })();
     return this.#closing;
-  }
-
-  stats(): BatchRunnerStats {
-    return { handles: this.#handles, runs: this.#runs, frames: this.#frames, largestBatch: this.#largestBatch };
   }
 }

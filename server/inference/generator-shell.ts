@@ -1,8 +1,61 @@
+/**
+ * The Generator contract, and the shell that keeps it for every kind of generator: in-process
+ * (generator.ts), in a worker (worker-generator.ts) and batched across streams (batch-runner.ts).
+ */
 import { ClosedError, InferenceError, asCycleStreamError } from '../shared/errors.js';
-import type { RgbImage } from '../shared/image.js';
+import type { Closable, RgbImage } from '../shared/image.js';
 import type { ExecutionProviderName } from './providers.js';
 import type { ModelManifest } from './manifest.js';
-import { validateImage, type Generator } from './generator.js';
+
+export interface GeneratorStats {
+  readonly provider: ExecutionProviderName;
+  /** Where session.run executes: an inference worker thread, or the caller's (main) thread. */
+  readonly thread: 'worker' | 'main';
+  readonly runs: number;
+  readonly warmups: number;
+  /** ORT session.run time of the last run. */
+  readonly lastInferenceMs: number;
+  readonly avgInferenceMs: number;
+  /** Last run including the RGB <-> tensor conversions. */
+  readonly lastRunMs: number;
+  /** Frames the last run's session.run carried: above 1 when streams of one model were batched. */
+  readonly lastBatch: number;
+  /** Size the buffers are currently set up for (0 before the first run). */
+  readonly width: number;
+  readonly height: number;
+}
+
+export interface Generator extends Closable {
+  readonly manifest: ModelManifest;
+  readonly provider: ExecutionProviderName;
+  /**
+   * Translates one image; the result has the same size. Width and height must be
+   * multiples of manifest.input.sizeMultiple. The returned image is owned by the
+   * generator and overwritten by the next run, so consume or copy it first.
+   * Not re-entrant: one run at a time (LatestFrameScheduler guarantees that).
+   */
+  run(img: RgbImage): Promise<RgbImage>;
+  /** One untimed run at the size about to be served; ORT's first run at a new size is slow. */
+  warmup(width: number, height: number): Promise<void>;
+  stats(): GeneratorStats;
+}
+
+/** Throws InferenceError unless `img` is a well-formed RGB image of a size the model takes. */
+function validateImage(manifest: ModelManifest, img: RgbImage): void {
+  const { width, height } = img;
+  const multiple = manifest.input.sizeMultiple;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
+    throw new InferenceError(`${manifest.id}: invalid image size ${width}x${height}`);
+  }
+  if (width % multiple !== 0 || height % multiple !== 0) {
+    throw new InferenceError(
+      `${manifest.id}: image ${width}x${height} is not a multiple of ${multiple}; scale it to a multiple first (processingSize)`,
+    );
+  }
+  if (img.data.length !== width * height * 3) {
+    throw new InferenceError(`${manifest.id}: ${width}x${height} RGB image has ${img.data.length} bytes, expected ${width * height * 3}`);
+  }
+}
 
 /** What differs between running ORT in-process and in a worker: one run, and the release. */
 export interface GeneratorCore {

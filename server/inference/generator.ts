@@ -1,43 +1,9 @@
 import * as ort from 'onnxruntime-node';
-import { InferenceError } from '../shared/errors.js';
-import type { Closable, RgbImage } from '../shared/image.js';
+import type { RgbImage } from '../shared/image.js';
 import type { ModelManifest } from './manifest.js';
 import type { ExecutionProviderName, OrtSession } from './providers.js';
 import { inputLut, nchwToRgb, rgbToNchw } from './tensor.js';
-import { createGeneratorShell } from './generator-shell.js';
-
-export interface GeneratorStats {
-  readonly provider: ExecutionProviderName;
-  /** Where session.run executes: an inference worker thread, or the caller's (main) thread. */
-  readonly thread: 'worker' | 'main';
-  readonly runs: number;
-  readonly warmups: number;
-  /** ORT session.run time of the last run. */
-  readonly lastInferenceMs: number;
-  readonly avgInferenceMs: number;
-  /** Last run including the RGB <-> tensor conversions. */
-  readonly lastRunMs: number;
-  /** Frames the last run's session.run carried: above 1 when streams of one model were batched. */
-  readonly lastBatch: number;
-  /** Size the buffers are currently set up for (0 before the first run). */
-  readonly width: number;
-  readonly height: number;
-}
-
-export interface Generator extends Closable {
-  readonly manifest: ModelManifest;
-  readonly provider: ExecutionProviderName;
-  /**
-   * Translates one image; the result has the same size. Width and height must be
-   * multiples of manifest.input.sizeMultiple. The returned image is owned by the
-   * generator and overwritten by the next run, so consume or copy it first.
-   * Not re-entrant: one run at a time (LatestFrameScheduler guarantees that).
-   */
-  run(img: RgbImage): Promise<RgbImage>;
-  /** One untimed run at the size about to be served; ORT's first run at a new size is slow. */
-  warmup(width: number, height: number): Promise<void>;
-  stats(): GeneratorStats;
-}
+import { createGeneratorShell, type Generator } from './generator-shell.js';
 
 interface Buffers {
   width: number;
@@ -47,23 +13,6 @@ interface Buffers {
   inputTensor: ort.Tensor;
   outputTensor: ort.Tensor;
   rgb: RgbImage;
-}
-
-/** Throws InferenceError unless `img` is a well-formed RGB image of a size the model takes. */
-export function validateImage(manifest: ModelManifest, img: RgbImage): void {
-  const { width, height } = img;
-  const multiple = manifest.input.sizeMultiple;
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
-    throw new InferenceError(`${manifest.id}: invalid image size ${width}x${height}`);
-  }
-  if (width % multiple !== 0 || height % multiple !== 0) {
-    throw new InferenceError(
-      `${manifest.id}: image ${width}x${height} is not a multiple of ${multiple}; scale it to a multiple first (processingSize)`,
-    );
-  }
-  if (img.data.length !== width * height * 3) {
-    throw new InferenceError(`${manifest.id}: ${width}x${height} RGB image has ${img.data.length} bytes, expected ${width * height * 3}`);
-  }
 }
 
 export interface GeneratorParts {

@@ -12,10 +12,9 @@ export {
   type InferenceHost,
   type InferenceHostOptions,
   type InvalidModel,
-  type LoadModelOptions,
   type ModelListing,
 } from './registry.js';
-export type { Generator, GeneratorStats } from './generator.js';
+export type { Generator, GeneratorStats } from './generator-shell.js';
 export {
   DEFAULT_PROVIDERS,
   EXECUTION_PROVIDERS,
@@ -23,10 +22,4 @@ export {
   type OrtSession,
   type SessionFactory,
 } from './providers.js';
-export {
-  LatestFrameScheduler,
-  type LatestFrameSchedulerOptions,
-  type LatestFrameSchedulerStats,
-  type ScheduledResult,
-} from './scheduler.js';
 export type { StageLogger } from './logger.js';

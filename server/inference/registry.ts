@@ -10,7 +10,8 @@ import {
   asCycleStreamError,
 } from '../shared/errors.js';
 import type { Closable } from '../shared/image.js';
-import { createGenerator, type Generator } from './generator.js';
+import { createGenerator } from './generator.js';
+import type { Generator } from './generator-shell.js';
 import { silentLogger, type StageLogger } from './logger.js';
 import { assertModelId, readManifest, type ModelManifest } from './manifest.js';
 import {
@@ -74,15 +75,16 @@ export async function listModels(modelsDir: string): Promise<ModelListing> {
   return { models, invalid };
 }
 
-export interface LoadModelOptions {
+/** Everything a host loads models with, given once (from Config in the server). */
+export interface InferenceHostOptions {
+  /** Where models/<id>.json and the files they name are. */
   modelsDir: string;
-  id: string;
   /** Tried in order; the first that creates a session wins. Default cuda, webgpu, cpu. */
   providers?: readonly ExecutionProviderName[];
   /** ORT intra-op threads; default: all cores. */
   intraOpThreads?: number;
   /**
-   * Share one session among the generators of this model and batch their frames (batch-runner.ts):
+   * Share one session among the generators of one model and batch their frames (batch-runner.ts):
    * 'auto' when the provider is a GPU one, 'on' always, 'off' (default) never. Worker hosts only.
    */
   batchAcrossStreams?: 'auto' | 'on' | 'off';
@@ -93,10 +95,6 @@ export interface LoadModelOptions {
    * manifest has one, 'fp16' wherever there is one (tests; the CPU gains nothing), 'fp32' never.
    */
   precision?: 'auto' | 'fp32' | 'fp16';
-  logger?: StageLogger;
-}
-
-export interface InferenceHostOptions {
   /** Replaces ORT session creation (tests inject failing providers). Implies `worker: false`. */
   createSession?: SessionFactory;
   /**
@@ -114,7 +112,7 @@ export interface InferenceHost extends Closable {
    * checks the session's tensor names against the manifest. Throws ModelIdError,
    * ModelNotFoundError, ManifestError, ModelLoadError or ProviderUnavailableError.
    */
-  loadModel(opts: LoadModelOptions): Promise<Generator>;
+  loadModel(id: string): Promise<Generator>;
   /** ORT sessions opened by this host and not yet closed. */
   openSessions(): number;
   /** Timed generator runs (warm-ups excluded) over every generator this host ever opened. */
@@ -138,51 +136,57 @@ function checkSession(session: SessionInfo, manifest: ModelManifest): void {
   }
 }
 
-export function createInferenceHost(options: InferenceHostOptions = {}): InferenceHost {
+/** Throws BadRequestError for settings no model could load with. */
+export function createInferenceHost(options: InferenceHostOptions): InferenceHost {
   if (options.worker && options.createSession) {
     throw new BadRequestError('inference host: an injected createSession cannot run in a worker; pass worker: false');
   }
   const useWorker = options.worker ?? !options.createSession;
   const createSession = options.createSession ?? createOrtSession;
-  const hostLogger = options.logger ?? silentLogger();
+  const intraOpThreads = options.intraOpThreads ?? availableParallelism();
+  if (!Number.isInteger(intraOpThreads) || intraOpThreads < 1) {
+    throw new BadRequestError(`intraOpThreads must be a positive integer, got ${intraOpThreads}`);
+  }
+  const settings = Object.freeze({
+    modelsDir: options.modelsDir,
+    providers: Object.freeze([...assertProviders(options.providers ?? DEFAULT_PROVIDERS)]),
+    intraOpThreads,
+    batching: useWorker ? (options.batchAcrossStreams ?? 'off') : 'off',
+    maxBatch: options.maxBatch ?? 8,
+    precision: options.precision ?? 'auto',
+  });
+  const logger = options.logger ?? silentLogger();
   const open = new Set<Generator>();
   let closed = false;
   let retiredRuns = 0;
-  /** Batched sessions by model file, providers and threads; a promise while the first one opens. */
+  /** Batched sessions by model file; a promise while the first one opens. */
   const runners = new Map<string, Promise<BatchRunner | null>>();
 
-  async function loadModel(opts: LoadModelOptions): Promise<Generator> {
+  async function loadModel(modelId: string): Promise<Generator> {
     if (closed) throw new ClosedError('inference host is closed');
-    const id = assertModelId(opts.id);
-    const providers = assertProviders(opts.providers ?? DEFAULT_PROVIDERS);
-    const intraOpThreads = opts.intraOpThreads ?? availableParallelism();
-    if (!Number.isInteger(intraOpThreads) || intraOpThreads < 1) {
-      throw new BadRequestError(`intraOpThreads must be a positive integer, got ${intraOpThreads}`);
-    }
-    const logger = opts.logger ?? hostLogger;
-    const manifestPath = join(opts.modelsDir, `${id}.json`);
+    const id = assertModelId(modelId);
+    const { modelsDir, providers, precision, batching } = settings;
+    const manifestPath = join(modelsDir, `${id}.json`);
     if (!(await exists(manifestPath))) throw new ModelNotFoundError(`model ${id} not found`);
     const manifest = await readManifest(manifestPath);
     if (manifest.id !== id) throw new ManifestError(`${manifestPath}: id ${JSON.stringify(manifest.id)} does not match ${JSON.stringify(id)}`);
-    const modelPath = join(opts.modelsDir, manifest.file);
+    const modelPath = join(modelsDir, manifest.file);
     if (!(await exists(modelPath))) throw new ModelLoadError(`model ${id}: file ${manifest.file} is missing`);
 
-    const halfPath = manifest.fp16 ? join(opts.modelsDir, manifest.fp16.file) : null;
-    const precision = opts.precision ?? 'auto';
+    const halfPath = manifest.fp16 ? join(modelsDir, manifest.fp16.file) : null;
     const useHalf = halfPath !== null && precision !== 'fp32' && (await exists(halfPath));
     if (halfPath && precision !== 'fp32' && !useHalf) logger.warn({ model: id, file: manifest.fp16?.file }, 'fp16 file missing; using fp32');
     const modelPathFor = (provider: ExecutionProviderName) =>
       useHalf && (precision === 'fp16' || provider !== 'cpu') ? halfPath : modelPath;
     const fallback = { modelId: id, modelPath, modelPathFor, providers, intraOpThreads, logger };
-    const batching = useWorker ? (opts.batchAcrossStreams ?? 'off') : 'off';
     if (batching !== 'off') {
-      const key = JSON.stringify([modelPath, providers, intraOpThreads, precision]);
+      const key = modelPath;
       const sharing = runners.get(key);
       if (sharing) {
         const runner = await sharing;
         if (runner && !runner.closed) return track((onClose) => runner.handle(onClose));
       }
-      const opening = loadInWorker(manifest, fallback, { batching, maxBatch: opts.maxBatch ?? 8, key });
+      const opening = loadInWorker(manifest, fallback, { batching, maxBatch: settings.maxBatch, key });
       // A second stream of the same model waits for this one's session instead of opening its own.
       runners.set(key, opening.then((r) => r.runner, () => null));
       return (await opening).generator;

@@ -10,8 +10,7 @@
  * them, never per frame.
  */
 import type { RgbImage } from '../shared/image.js';
-import type { Generator } from './generator.js';
-import { createGeneratorShell } from './generator-shell.js';
+import { createGeneratorShell, type Generator } from './generator-shell.js';
 import type { ModelManifest } from './manifest.js';
 import type { ExecutionProviderName } from './providers.js';
 import { frameBuffers, tensorBinding, type InferenceWorker, type WorkerFrameBuffers } from './worker-client.js';

@@ -37,9 +37,6 @@ export type JobsConfig = Pick<
   Config,
   | 'dataDir'
   | 'modelsDir'
-  | 'providers'
-  | 'intraOpThreads'
-  | 'modelPrecision'
   | 'processingShortSidePx'
   | 'smoothing'
   | 'maxUploadMb'
@@ -128,14 +125,7 @@ export class JobManager {
     mkdirSync(this.uploadsDir, { recursive: true });
     mkdirSync(this.#jobsDir, { recursive: true });
     this.#store = new JobStore(path.join(dataDir, 'jobs.sqlite'));
-    this.#pool = new GeneratorPool({
-      host: opts.host,
-      modelsDir: this.#config.modelsDir,
-      providers: this.#config.providers,
-      intraOpThreads: this.#config.intraOpThreads,
-      precision: this.#config.modelPrecision,
-      logger: this.#log,
-    });
+    this.#pool = new GeneratorPool({ host: opts.host });
     this.#recover();
     this.sweep();
     const ttlMs = this.#config.jobTtlHours * 3_600_000;

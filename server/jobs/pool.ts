@@ -3,20 +3,13 @@
  * in a worker (hundreds of ms for a real generator), which single images would otherwise pay
  * every time. A generator is used by one caller at a time; idle ones close after idleMs.
  */
-import type { Generator, InferenceHost, StageLogger } from '../inference/index.js';
-import type { ExecutionProviderName } from '../inference/index.js';
+import type { Generator, InferenceHost } from '../inference/index.js';
 import { ClosedError } from '../shared/errors.js';
 
 export interface GeneratorPoolOptions {
   host: InferenceHost;
-  modelsDir: string;
-  providers: readonly ExecutionProviderName[];
-  intraOpThreads: number;
-  /** MODEL_PRECISION; default 'auto'. */
-  precision?: 'auto' | 'fp32' | 'fp16';
   /** Idle generators close after this long. Default 30 s. */
   idleMs?: number;
-  logger?: StageLogger;
 }
 
 interface Idle {
@@ -42,14 +35,7 @@ export class GeneratorPool {
       this.#busy.add(idle.generator);
       return idle.generator;
     }
-    const generator = await this.#opts.host.loadModel({
-      modelsDir: this.#opts.modelsDir,
-      id: modelId,
-      providers: this.#opts.providers,
-      intraOpThreads: this.#opts.intraOpThreads,
-      precision: this.#opts.precision,
-      logger: this.#opts.logger,
-    });
+    const generator = await this.#opts.host.loadModel(modelId);
     if (this.#closed) {
       await generator.close();
       throw new ClosedError('generator pool is closed');

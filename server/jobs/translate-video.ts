@@ -18,8 +18,10 @@ import {
 } from '../codec/index.js';
 import type { Generator } from '../inference/index.js';
 import { createTemporalSmoother } from '../temporal/index.js';
+import { FrameTranslator } from '../translate/index.js';
 import { BadRequestError, CodecError, InvalidMediaError, JobCancelledError, asCycleStreamError } from '../shared/errors.js';
 import { processingSize, type RgbImage } from '../shared/image.js';
+import { RgbPool } from '../shared/rgb-pool.js';
 import { createAudioPath, type AudioPath } from './audio.js';
 import { AVERROR_EOF, AV_NOPTS_VALUE, Mp4Writer, closeMediaInput, ffmpegText, msPerTick, openMediaInput } from './media.js';
 import type { VideoProbe } from './probe.js';
@@ -138,8 +140,8 @@ export async function translateVideo(opts: TranslateVideoOptions): Promise<Video
       keyframeIntervalFrames: Math.max(1, Math.round(fps * 2)),
     });
 
-    // Three picture buffers: one the model is working on, one decoded ahead, one spare.
-    const procImgs: RgbImage[] = [0, 1, 2].map(() => ({ width: proc.width, height: proc.height, data: new Uint8Array(proc.width * proc.height * 3) }));
+    // Pictures at the processing size: one decoded ahead, one in the model, one being finished.
+    const pictureBuffers = new RgbPool(3);
     const frameMs = 1000 / fps;
     let framesDone = 0;
     let decodeErrors = 0;
@@ -172,9 +174,8 @@ export async function translateVideo(opts: TranslateVideoOptions): Promise<Video
      * next one before translating the current one, so decoding overlaps the model's run.
      */
     async function* pictures(): AsyncGenerator<{ img: RgbImage; ms: number }> {
-      let slot = 0;
       const convert = (d: DecodedFrame) => {
-        const img = procImgs[slot++ % procImgs.length]!;
+        const img = pictureBuffers.take(proc.width, proc.height);
         converter.toRgb(d.frame, proc.width, proc.height, img);
         // d.ptsMs carries the stream's own tick count (see below); here it becomes ms.
         return { img, ms: Math.round(d.ptsMs * tickMs - originMs) };
@@ -214,10 +215,18 @@ export async function translateVideo(opts: TranslateVideoOptions): Promise<Video
       for (const d of await decoder!.flush()) yield convert(d);
     }
 
-    // Consumer: model, smoothing, scale to output size, encode. The encode of one frame runs
-    // (on a libuv thread) while the model works on the next; it must have been handed its
-    // frame before fromRgb overwrites the converter's reused output frame.
-    let encoding: Promise<void> = Promise.resolve();
+    // Consumer: the translation stage (model, smoothing, scale to output size, encode), which
+    // finishes one frame while the model works on the next. A frame that fails after the model
+    // fails the job, as soon as the next frame's model run is back.
+    let failure: unknown = null;
+    const translator = new FrameTranslator<number>({
+      temporal,
+      converter,
+      encode: (yuv, ptsMs) => encoder!.encode(yuv, { ptsMs }).then(emit),
+      onError: (err) => {
+        failure ??= err;
+      },
+    });
     const source = pictures();
     // Handled now and awaited later: a failure that lands while the model runs must not count as unhandled.
     const pull = () => {
@@ -233,21 +242,19 @@ export async function translateVideo(opts: TranslateVideoOptions): Promise<Video
         ahead = pull();
         if (cancelled(signal)) throw cancelError(signal!);
         const { img, ms: rawMs } = next.value;
-        const translated = await generator.run(img);
-        const smoothed = temporal.process(img, translated);
-        await encoding;
-        const yuv = converter.fromRgb(smoothed, out.width, out.height);
         const ms = rawMs <= lastOutMs ? lastOutMs + 1 : rawMs;
         lastOutMs = ms;
-        encoding = encoder.encode(yuv, { ptsMs: ms }).then(emit);
-        encoding.catch(() => undefined);
+        const release = () => pictureBuffers.release(img);
+        await translator.translate(generator, { img, streamWidth: out.width, streamHeight: out.height, meta: ms, release });
+        if (failure) throw failure;
         framesDone++;
         opts.onProgress?.({ framesDone, framesTotal: Math.max(framesDone, probe.video.frames) });
       }
-      await encoding;
+      await translator.flush();
+      if (failure) throw failure;
     } finally {
-      // Nothing may still be reading or decoding when the finally below frees the contexts.
-      await encoding.catch(() => undefined);
+      // Nothing may still be reading, decoding or encoding when the finally below frees the contexts.
+      await translator.flush();
       await ahead.catch(() => undefined);
       await source.return(undefined).catch(() => undefined);
     }

@@ -1,4 +1,9 @@
 export { SessionManager, type ManagerConfig } from './manager.js';
-export { LiveSession, fitWithin, type ResourceCounters } from './live-session.js';
+export { LiveSession, type ResourceCounters } from './live-session.js';
 export { SlidingWindow } from './window.js';
-export { FrameTranslator, type FrameTranslatorOptions, type TranslateJob } from './translator.js';
+export {
+  LatestFrameScheduler,
+  type LatestFrameSchedulerOptions,
+  type LatestFrameSchedulerStats,
+  type ScheduledResult,
+} from './scheduler.js';

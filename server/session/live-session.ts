@@ -7,21 +7,20 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { createRgbConverter, createVideoDecoder, createVideoEncoder, type DecodedFrame, type Frame, type VideoDecoder, type VideoEncoder } from '../codec/index.js';
-import { LatestFrameScheduler, assertModelId, type Generator, type InferenceHost } from '../inference/index.js';
+import { assertModelId, type Generator, type InferenceHost } from '../inference/index.js';
 import { createTemporalSmoother } from '../temporal/index.js';
+import { FrameTranslator } from '../translate/index.js';
 import type { EncodedVideoFrame, PeerSession, VideoCodecName } from '../webrtc/index.js';
 import { VideoFanout, ViewerSet, type CreateViewerPeer } from '../streams/index.js';
 import type { Backend, CloseReason, SessionStats, StreamSource, StreamStateEvent } from '../signaling/index.js';
 import type { SessionEvents } from '../signaling/index.js';
 import { BadRequestError, ClosedError, CodecError, ModelLoadError, asCycleStreamError } from '../shared/errors.js';
-import { processingSize, type RgbImage } from '../shared/image.js';
-import { FrameTranslator } from './translator.js';
+import { fitWithin, processingSize, type RgbImage } from '../shared/image.js';
+import { RgbPool } from '../shared/rgb-pool.js';
+import { LatestFrameScheduler } from './scheduler.js';
 import { SlidingWindow } from './window.js';
 
-export type SessionConfig = Pick<
-  Config,
-  'modelsDir' | 'providers' | 'intraOpThreads' | 'maxInputWidthPx' | 'maxInputHeightPx' | 'outputBitrateKbps' | 'batchAcrossStreams' | 'maxBatch' | 'modelPrecision'
->;
+export type SessionConfig = Pick<Config, 'maxInputWidthPx' | 'maxInputHeightPx' | 'outputBitrateKbps'>;
 
 /** Shared with the manager so /api/health can prove that closed sessions freed their codecs and peers. */
 export interface ResourceCounters {
@@ -64,13 +63,6 @@ export interface StreamCounters {
   height: number;
 }
 
-/** Largest even size within the limits that keeps the aspect ratio. */
-export function fitWithin(width: number, height: number, maxWidth: number, maxHeight: number): { width: number; height: number } {
-  const scale = Math.min(1, maxWidth / width, maxHeight / height);
-  const even = (v: number) => Math.max(2, Math.floor((v * scale) / 2) * 2);
-  return scale === 1 && width % 2 === 0 && height % 2 === 0 ? { width, height } : { width: even(width), height: even(height) };
-}
-
 export class LiveSession {
   readonly id: string;
   #generator: Generator;
@@ -81,7 +73,8 @@ export class LiveSession {
   readonly #converter = createRgbConverter();
   readonly #temporal;
   readonly #scheduler: LatestFrameScheduler<Job, void>;
-  readonly #pool: RgbImage[] = [];
+  /** Frames cycle through it: one decoding, one pending, one in the model, one finishing. */
+  readonly #frames = new RgbPool(5);
   #decodeChain: Promise<void> = Promise.resolve();
   #decodeQueued = 0;
   #running: Promise<void> = Promise.resolve();
@@ -121,7 +114,7 @@ export class LiveSession {
     });
     this.#scheduler = new LatestFrameScheduler<Job, void>({
       process: (job) => this.#translate(job),
-      onDrop: (job) => this.#release(job.img),
+      onDrop: (job) => this.#frames.release(job.img),
       onError: (err) => this.#log.warn({ err }, 'frame failed'),
     });
     const peer = opts.peer;
@@ -204,23 +197,10 @@ export class LiveSession {
       const stream = fitWithin(d.width, d.height, this.opts.config.maxInputWidthPx, this.opts.config.maxInputHeightPx);
       const proc = processingSize(stream.width, stream.height, this.#shortSidePx, this.#generator.manifest.input.sizeMultiple);
       this.#inputSize = { width: d.width, height: d.height };
-      const img = this.#take(proc.width, proc.height);
+      const img = this.#frames.take(proc.width, proc.height);
       this.#converter.toRgb(d.frame, proc.width, proc.height, img);
       this.#scheduler.push({ img, receivedAtMs: f.receivedAtMs, streamWidth: stream.width, streamHeight: stream.height });
     }
-  }
-
-  /** Frame buffers cycle through a small pool: one decoding, one pending, one in the model, one finishing. */
-  #take(width: number, height: number): RgbImage {
-    while (this.#pool.length) {
-      const img = this.#pool.pop()!;
-      if (img.width === width && img.height === height) return img;
-    }
-    return { width, height, data: new Uint8Array(width * height * 3) };
-  }
-
-  #release(img: RgbImage): void {
-    if (this.#pool.length < 5) this.#pool.push(img);
   }
 
   /** The model now; smoothing, scaling and encoding of this frame overlap the next frame's model run. */
@@ -233,7 +213,7 @@ export class LiveSession {
         streamWidth: job.streamWidth,
         streamHeight: job.streamHeight,
         meta: job.receivedAtMs,
-        release: () => this.#release(job.img),
+        release: () => this.#frames.release(job.img),
       })
       .then(() => this.#inferenceMs.add(gen.stats().lastInferenceMs, Date.now()));
     this.#running = run.catch(() => {});
@@ -273,15 +253,7 @@ export class LiveSession {
       if (modelId === this.#generator.manifest.id) return { modelId, backend: this.#generator.provider };
       let gen: Generator;
       try {
-        gen = await this.opts.host.loadModel({
-          modelsDir: this.opts.config.modelsDir,
-          id: modelId,
-          providers: this.opts.config.providers,
-          intraOpThreads: this.opts.config.intraOpThreads,
-          batchAcrossStreams: this.opts.config.batchAcrossStreams,
-          maxBatch: this.opts.config.maxBatch,
-          precision: this.opts.config.modelPrecision,
-        });
+        gen = await this.opts.host.loadModel(modelId);
       } catch (err) {
         const e = asCycleStreamError(err, ModelLoadError);
         this.opts.events.error(e.toJSON());
@@ -368,10 +340,6 @@ export class LiveSession {
 
   removeViewer(viewerId: string): Promise<boolean> {
     return this.#viewers.remove(viewerId);
-  }
-
-  hasViewer(viewerId: string): boolean {
-    return this.#viewers.has(viewerId);
   }
 
   counters(): StreamCounters {

@@ -16,9 +16,6 @@ import { LiveSession, type ResourceCounters } from './live-session.js';
 
 export type ManagerConfig = Pick<
   Config,
-  | 'modelsDir'
-  | 'providers'
-  | 'intraOpThreads'
   | 'maxInputWidthPx'
   | 'maxInputHeightPx'
   | 'outputBitrateKbps'
@@ -34,9 +31,6 @@ export type ManagerConfig = Pick<
   | 'browserMaxBitrateKbps'
   | 'maxViewersPerStream'
   | 'smoothing'
-  | 'batchAcrossStreams'
-  | 'maxBatch'
-  | 'modelPrecision'
 >;
 
 /** What a session is opened with, whether it came from socket.io signaling or WHIP. */
@@ -100,15 +94,7 @@ export class SessionManager implements SessionFactory {
     }
     this.#starting++;
     try {
-      const generator = await this.host.loadModel({
-        modelsDir: this.config.modelsDir,
-        id: modelId,
-        providers: this.config.providers,
-        intraOpThreads: this.config.intraOpThreads,
-        batchAcrossStreams: this.config.batchAcrossStreams,
-        maxBatch: this.config.maxBatch,
-        precision: this.config.modelPrecision,
-      });
+      const generator = await this.host.loadModel(modelId);
       const id = randomUUID();
       const log = this.logger.child({ session: id, source: req.source });
       let peer;

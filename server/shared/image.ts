@@ -13,6 +13,13 @@ export function allocRgb(width: number, height: number): RgbImage {
   return { width, height, data: new Uint8Array(width * height * 3) };
 }
 
+/** Largest even size within the limits that keeps the aspect ratio. */
+export function fitWithin(width: number, height: number, maxWidth: number, maxHeight: number): { width: number; height: number } {
+  const scale = Math.min(1, maxWidth / width, maxHeight / height);
+  const even = (v: number) => Math.max(2, Math.floor((v * scale) / 2) * 2);
+  return scale === 1 && width % 2 === 0 && height % 2 === 0 ? { width, height } : { width: even(width), height: even(height) };
+}
+
 /** Processing size: short side scaled to `shortSidePx`, both sides rounded to `multiple`. */
 export function processingSize(
   width: number,

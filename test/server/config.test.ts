@@ -16,6 +16,20 @@ test('defaults, then env, then CLI flags; the result is frozen', () => {
   });
 });
 
+test('nested objects and arrays are frozen too, and what overrides passed in is not', () => {
+  const iceServers = [{ urls: ['stun:a.example.org', 'stun:b.example.org'], username: 'u' }];
+  const cfg = loadConfig({ env: { INGEST_TOKENS: 'ingest-token-1' }, overrides: { iceServers } });
+  for (const inner of [cfg.providers, cfg.iceHostAddresses, cfg.ingestTokens, cfg.iceServers, cfg.iceServers[0], cfg.iceServers[0]!.urls]) {
+    assert.ok(Object.isFrozen(inner), JSON.stringify(inner));
+  }
+  assert.throws(() => (cfg.ingestTokens as string[]).push('another-token'), TypeError);
+  assert.throws(() => {
+    (cfg.iceServers[0] as { username?: string }).username = 'v';
+  }, TypeError);
+  assert.deepEqual(cfg.iceServers, iceServers);
+  assert.ok(!Object.isFrozen(iceServers) && !Object.isFrozen(iceServers[0]) && !Object.isFrozen(iceServers[0]!.urls));
+});
+
 test('HOST and ICE servers from the environment', () => {
   const cfg = loadConfig({ env: { HOST: '127.0.0.1', ICE_SERVERS: '[{"urls":"stun:stun.example.org:3478"}]' } });
   assert.equal(cfg.host, '127.0.0.1');

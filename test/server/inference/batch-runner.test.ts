@@ -19,9 +19,8 @@ function assertInverted(out: RgbImage, img: RgbImage, label: string): void {
 }
 
 test('streams of one model share a batched session: concurrent frames run together, each gets its own result', async () => {
-  await using host = createInferenceHost();
-  const opts = { ...CPU, id: 'invert', batchAcrossStreams: 'on' as const, maxBatch: 4 };
-  const [a, b, c, d] = await Promise.all([host.loadModel(opts), host.loadModel(opts), host.loadModel(opts), host.loadModel(opts)]);
+  await using host = createInferenceHost({ ...CPU, batchAcrossStreams: 'on', maxBatch: 4 });
+  const [a, b, c, d] = await Promise.all([host.loadModel('invert'), host.loadModel('invert'), host.loadModel('invert'), host.loadModel('invert')]);
   assert.equal(host.openSessions(), 4, 'each stream holds a generator');
 
   const imgs = [0, 1, 2].map((seed) => allValues(36, 20, seed));
@@ -49,16 +48,15 @@ test('streams of one model share a batched session: concurrent frames run togeth
   assert.equal(host.openSessions(), 0);
 
   // A new stream after the last one closed opens a new session.
-  const e = await host.loadModel(opts);
+  const e = await host.loadModel('invert');
   assertInverted(await e.run(imgs[1]!), imgs[1]!, 'e');
   await e.close();
 });
 
 test("'auto' shares sessions on GPU providers only: on the CPU each stream keeps its own worker", async () => {
-  await using host = createInferenceHost();
-  const opts = { ...CPU, id: 'invert', batchAcrossStreams: 'auto' as const };
-  const a = await host.loadModel(opts);
-  const b = await host.loadModel(opts);
+  await using host = createInferenceHost({ ...CPU, batchAcrossStreams: 'auto' });
+  const a = await host.loadModel('invert');
+  const b = await host.loadModel('invert');
   const img = allValues(36, 20);
   const [oa, ob] = await Promise.all([a.run(img), b.run(img)]);
   assertInverted(oa, img, 'a');
@@ -68,10 +66,9 @@ test("'auto' shares sessions on GPU providers only: on the CPU each stream keeps
 });
 
 test('a model with a fixed batch of 1 is never shared, even with batching on', async () => {
-  await using host = createInferenceHost();
-  const opts = { ...CPU, id: 'swap-rb', batchAcrossStreams: 'on' as const };
-  const a = await host.loadModel(opts);
-  const b = await host.loadModel(opts);
+  await using host = createInferenceHost({ ...CPU, batchAcrossStreams: 'on' });
+  const a = await host.loadModel('swap-rb');
+  const b = await host.loadModel('swap-rb');
   const img = allValues(36, 20);
   await Promise.all([a.run(img), b.run(img)]);
   assert.deepEqual([a.stats().lastBatch, b.stats().lastBatch], [1, 1]);

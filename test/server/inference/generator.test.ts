@@ -12,10 +12,9 @@ import {
 } from '../../../server/shared/errors.js';
 import { CPU, allValues, assertCloseLifecycle, scratchModels } from './helpers.js';
 
-
 test('invert fixture: every output byte is 255 - input, exactly', async () => {
-  await using host = createInferenceHost();
-  const gen = await host.loadModel({ ...CPU, id: 'invert' });
+  await using host = createInferenceHost(CPU);
+  const gen = await host.loadModel('invert');
   assert.equal(gen.provider, 'cpu');
   assert.equal(gen.manifest.id, 'invert');
   const img = allValues(36, 20);
@@ -29,8 +28,8 @@ test('invert fixture: every output byte is 255 - input, exactly', async () => {
 });
 
 test('swap-rb fixture: R and B trade places, G untouched', async () => {
-  await using host = createInferenceHost();
-  const gen = await host.loadModel({ ...CPU, id: 'swap-rb' });
+  await using host = createInferenceHost(CPU);
+  const gen = await host.loadModel('swap-rb');
   const img = allValues(16, 8);
   const out = await gen.run(img);
   for (let p = 0; p < 16 * 8; p++) {
@@ -41,8 +40,8 @@ test('swap-rb fixture: R and B trade places, G untouched', async () => {
 });
 
 test('output buffer is reused across runs at one size and follows size changes', async () => {
-  await using host = createInferenceHost();
-  const gen = await host.loadModel({ ...CPU, id: 'invert' });
+  await using host = createInferenceHost(CPU);
+  const gen = await host.loadModel('invert');
   const a = await gen.run(allValues(8, 8));
   const first = a.data[0];
   const b = await gen.run({ width: 8, height: 8, data: new Uint8Array(192).fill(10) });
@@ -59,16 +58,16 @@ test('output buffer is reused across runs at one size and follows size changes',
 });
 
 test('sizes that are not a multiple of 4 and wrong buffer lengths throw InferenceError', async () => {
-  await using host = createInferenceHost();
-  const gen = await host.loadModel({ ...CPU, id: 'invert' });
+  await using host = createInferenceHost(CPU);
+  const gen = await host.loadModel('invert');
   await assert.rejects(gen.run({ width: 10, height: 8, data: new Uint8Array(240) }), (err: unknown) => err instanceof InferenceError && /multiple of 4/.test(err.message));
   await assert.rejects(gen.run({ width: 8, height: 8, data: new Uint8Array(10) }), InferenceError);
   assert.equal(gen.stats().runs, 0);
 });
 
 test('run() while a run is in flight is refused rather than corrupting shared buffers', async () => {
-  await using host = createInferenceHost();
-  const gen = await host.loadModel({ ...CPU, id: 'invert' });
+  await using host = createInferenceHost(CPU);
+  const gen = await host.loadModel('invert');
   const img = allValues(8, 8);
   const first = gen.run(img);
   await assert.rejects(gen.run(img), /in progress/);
@@ -76,8 +75,8 @@ test('run() while a run is in flight is refused rather than corrupting shared bu
 });
 
 test('warmup runs once at the size given and is not counted as a run', async () => {
-  await using host = createInferenceHost();
-  const gen = await host.loadModel({ ...CPU, id: 'invert' });
+  await using host = createInferenceHost(CPU);
+  const gen = await host.loadModel('invert');
   await gen.warmup(64, 48);
   const s = gen.stats();
   assert.equal(s.warmups, 1);
@@ -87,12 +86,12 @@ test('warmup runs once at the size given and is not counted as a run', async () 
 });
 
 test('unknown, path-like and broken models fail with the right error class', async () => {
-  await using host = createInferenceHost();
-  await assert.rejects(host.loadModel({ ...CPU, id: 'no-such-model' }), ModelNotFoundError);
-  await assert.rejects(host.loadModel({ ...CPU, id: '..' }), ModelIdError);
-  await assert.rejects(host.loadModel({ ...CPU, id: '../models/invert' }), ModelIdError);
-  await assert.rejects(host.loadModel({ ...CPU, id: 'a/b' }), ModelIdError);
-  await assert.rejects(host.loadModel({ ...CPU, id: 'broken' }), (err: unknown) => err instanceof ModelLoadError && /Protobuf|parse|load/i.test(err.message));
+  await using host = createInferenceHost(CPU);
+  await assert.rejects(host.loadModel('no-such-model'), ModelNotFoundError);
+  await assert.rejects(host.loadModel('..'), ModelIdError);
+  await assert.rejects(host.loadModel('../models/invert'), ModelIdError);
+  await assert.rejects(host.loadModel('a/b'), ModelIdError);
+  await assert.rejects(host.loadModel('broken'), (err: unknown) => err instanceof ModelLoadError && /Protobuf|parse|load/i.test(err.message));
   assert.equal(host.openSessions(), 0);
 });
 
@@ -103,17 +102,17 @@ test('a manifest that disagrees with the model file is refused', async () => {
     const m = JSON.parse(await readFile(path, 'utf8')) as { input: { name: string } };
     m.input.name = 'image';
     await writeFile(path, JSON.stringify(m));
-    await using host = createInferenceHost();
-    await assert.rejects(host.loadModel({ ...CPU, modelsDir: dir, id: 'invert' }), (err: unknown) => err instanceof ModelLoadError && /"image"/.test(err.message));
+    await using host = createInferenceHost({ ...CPU, modelsDir: dir });
+    await assert.rejects(host.loadModel('invert'), (err: unknown) => err instanceof ModelLoadError && /"image"/.test(err.message));
     assert.equal(host.openSessions(), 0, 'the rejected session was released');
 
     await writeFile(join(dir, 'swap-rb.json'), '{"schemaVersion": 1}');
-    await assert.rejects(host.loadModel({ ...CPU, modelsDir: dir, id: 'swap-rb' }), ManifestError);
+    await assert.rejects(host.loadModel('swap-rb'), ManifestError);
   } finally {
     await cleanup();
   }
 });
 
 test('close is idempotent, openSessions() returns to 0, and the host closes what it opened (in-process)', async () => {
-  await assertCloseLifecycle(createInferenceHost({ worker: false }));
+  await assertCloseLifecycle(createInferenceHost({ ...CPU, worker: false }));
 });

@@ -42,11 +42,12 @@ export function allValues(width: number, height: number, seed = 0): RgbImage {
 /**
  * The lifecycle every host must honour, in-process or in workers: close is idempotent, a close
  * during a run waits for it, openSessions() counts down to 0, and a closed host refuses work.
+ * The host loads from FIXTURE_MODELS.
  */
 export async function assertCloseLifecycle(host: InferenceHost): Promise<void> {
-  const a = await host.loadModel({ ...CPU, id: 'invert' });
-  const b = await host.loadModel({ ...CPU, id: 'swap-rb' });
-  const c = await host.loadModel({ ...CPU, id: 'invert' });
+  const a = await host.loadModel('invert');
+  const b = await host.loadModel('swap-rb');
+  const c = await host.loadModel('invert');
   assert.equal(host.openSessions(), 3);
   await Promise.all([a.close(), a.close()]);
   await a[Symbol.asyncDispose]();
@@ -63,5 +64,5 @@ export async function assertCloseLifecycle(host: InferenceHost): Promise<void> {
   await host.close();
   assert.equal(host.openSessions(), 0);
   await assert.rejects(c.run(allValues(8, 8)), ClosedError);
-  await assert.rejects(host.loadModel({ ...CPU, id: 'invert' }), ClosedError);
+  await assert.rejects(host.loadModel('invert'), ClosedError);
 }

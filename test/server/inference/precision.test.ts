@@ -12,16 +12,18 @@ import { REPO_ROOT } from '../../helpers/paths.js';
 import { allValues } from './helpers.js';
 
 const MODELS = join(REPO_ROOT, 'models');
-const base = { modelsDir: MODELS, id: 'horse2zebra', providers: ['cpu'] as const, intraOpThreads: 1 };
+const base = { modelsDir: MODELS, providers: ['cpu'] as const, intraOpThreads: 1 };
 
 test('shipped fp16 copy: loaded when asked for, within a fraction of a level of fp32; auto keeps fp32 on the CPU', async () => {
   const manifest = await readManifest(join(MODELS, 'horse2zebra.json'));
   assert.ok(manifest.fp16, 'models/horse2zebra.json lists an fp16 copy');
   assert.ok(existsSync(join(MODELS, manifest.fp16.file)));
-  await using host = createInferenceHost();
-  const fp32 = await host.loadModel({ ...base, precision: 'fp32' });
-  const fp16 = await host.loadModel({ ...base, precision: 'fp16' });
-  const auto = await host.loadModel({ ...base, precision: 'auto' });
+  await using fp32Host = createInferenceHost({ ...base, precision: 'fp32' });
+  await using fp16Host = createInferenceHost({ ...base, precision: 'fp16' });
+  await using autoHost = createInferenceHost({ ...base, precision: 'auto' });
+  const fp32 = await fp32Host.loadModel('horse2zebra');
+  const fp16 = await fp16Host.loadModel('horse2zebra');
+  const auto = await autoHost.loadModel('horse2zebra');
   const img = allValues(64, 48, 3);
   const a = Uint8Array.from((await fp32.run(img)).data);
   const h = Uint8Array.from((await fp16.run(img)).data);

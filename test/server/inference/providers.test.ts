@@ -22,10 +22,12 @@ test('injected: cuda and webgpu fail, cpu runs, and the log says which and why',
   const calls: string[] = [];
   const { logger, lines } = captureLogger();
   await using host = createInferenceHost({
+    modelsDir: FIXTURE_MODELS,
+    intraOpThreads: 1,
     createSession: failing({ cuda: 'cuda provider library not bundled', webgpu: 'No supported adapters' }, calls),
     logger,
   });
-  const gen = await host.loadModel({ modelsDir: FIXTURE_MODELS, id: 'invert', intraOpThreads: 1 });
+  const gen = await host.loadModel('invert');
   assert.deepEqual(calls, ['cuda', 'webgpu', 'cpu'], 'default order');
   assert.equal(gen.provider, 'cpu');
   assert.equal(gen.stats().provider, 'cpu');
@@ -54,8 +56,8 @@ test('injected: the first provider that works wins and later ones are not tried'
     if (provider === 'cuda') throw new Error('no cuda');
     return ort.InferenceSession.create(path, { ...options, executionProviders: ['cpu'] });
   };
-  await using host = createInferenceHost({ createSession: factory });
-  const gen = await host.loadModel({ modelsDir: FIXTURE_MODELS, id: 'invert', providers: ['cuda', 'webgpu', 'cpu'] });
+  await using host = createInferenceHost({ modelsDir: FIXTURE_MODELS, providers: ['cuda', 'webgpu', 'cpu'], createSession: factory });
+  const gen = await host.loadModel('invert');
   assert.equal(gen.provider, 'webgpu');
   assert.deepEqual(calls, ['cuda', 'webgpu']);
 });
@@ -63,12 +65,15 @@ test('injected: the first provider that works wins and later ones are not tried'
 test('injected: session options carry the configured threads, full optimisation, sequential mode', async () => {
   const seen: ort.InferenceSession.SessionOptions[] = [];
   await using host = createInferenceHost({
+    modelsDir: FIXTURE_MODELS,
+    providers: ['cpu'],
+    intraOpThreads: 2,
     createSession: async (path, options) => {
       seen.push(options);
       return ort.InferenceSession.create(path, options);
     },
   });
-  await host.loadModel({ modelsDir: FIXTURE_MODELS, id: 'invert', providers: ['cpu'], intraOpThreads: 2 });
+  await host.loadModel('invert');
   assert.equal(seen.length, 1);
   assert.deepEqual(seen[0].executionProviders, ['cpu']);
   assert.equal(seen[0].intraOpNumThreads, 2);
@@ -78,29 +83,29 @@ test('injected: session options carry the configured threads, full optimisation,
 
 test('injected: when every provider is unavailable (no cpu in the list) it is a ProviderUnavailableError', async () => {
   const calls: string[] = [];
-  await using host = createInferenceHost({ createSession: failing({ cuda: 'nope', webgpu: 'nope' }, calls) });
+  await using host = createInferenceHost({ modelsDir: FIXTURE_MODELS, providers: ['cuda', 'webgpu'], createSession: failing({ cuda: 'nope', webgpu: 'nope' }, calls) });
   await assert.rejects(
-    host.loadModel({ modelsDir: FIXTURE_MODELS, id: 'invert', providers: ['cuda', 'webgpu'] }),
+    host.loadModel('invert'),
     (err: unknown) => err instanceof ProviderUnavailableError && /cuda: nope; webgpu: nope/.test(err.message),
   );
   assert.equal(host.openSessions(), 0);
 });
 
-test('a bad provider list is refused before anything loads', async () => {
-  await using host = createInferenceHost();
-  await assert.rejects(host.loadModel({ modelsDir: FIXTURE_MODELS, id: 'invert', providers: [] }), BadRequestError);
-  await assert.rejects(
+test('a bad provider list or thread count is refused when the host is made, before anything loads', () => {
+  assert.throws(() => createInferenceHost({ modelsDir: FIXTURE_MODELS, providers: [] }), BadRequestError);
+  assert.throws(
     // Deliberately outside the type, as a config file could be.
-    host.loadModel({ modelsDir: FIXTURE_MODELS, id: 'invert', providers: ['tpu' as 'cpu'] }),
+    () => createInferenceHost({ modelsDir: FIXTURE_MODELS, providers: ['tpu' as 'cpu'] }),
     BadRequestError,
   );
+  assert.throws(() => createInferenceHost({ modelsDir: FIXTURE_MODELS, intraOpThreads: 0 }), BadRequestError);
 });
 
 test('real ORT: the default chain falls back from cuda and webgpu to cpu on this machine', async (t) => {
   const available = ort.listSupportedBackends().map((b) => b.name);
   const { logger, lines } = captureLogger();
-  await using host = createInferenceHost({ logger });
-  const gen = await host.loadModel({ modelsDir: FIXTURE_MODELS, id: 'invert', intraOpThreads: 1 });
+  await using host = createInferenceHost({ modelsDir: FIXTURE_MODELS, intraOpThreads: 1, logger });
+  const gen = await host.loadModel('invert');
   if (gen.provider !== 'cpu') {
     // A machine with a working GPU provider legitimately stops earlier in the chain.
     t.diagnostic(`GPU provider ${gen.provider} available (backends: ${available.join(', ')})`);
@@ -113,6 +118,6 @@ test('real ORT: the default chain falls back from cuda and webgpu to cpu on this
 });
 
 test('real ORT: a broken model fails on every provider and is a ModelLoadError', async () => {
-  await using host = createInferenceHost();
-  await assert.rejects(host.loadModel({ modelsDir: FIXTURE_MODELS, id: 'broken', providers: ['webgpu', 'cpu'] }), ModelLoadError);
+  await using host = createInferenceHost({ modelsDir: FIXTURE_MODELS, providers: ['webgpu', 'cpu'] });
+  await assert.rejects(host.loadModel('broken'), ModelLoadError);
 });

@@ -13,10 +13,9 @@ import { BadRequestError, InferenceError, ModelLoadError } from '../../../server
 import { writeConvStackModel } from './conv-stack-model.js';
 import { CPU, FIXTURE_MODELS, allValues, assertCloseLifecycle, captureLogger } from './helpers.js';
 
-
 test('worker is the default, and the invert fixture is pixel-exact through it', async () => {
-  await using host = createInferenceHost();
-  const gen = await host.loadModel({ ...CPU, id: 'invert' });
+  await using host = createInferenceHost(CPU);
+  const gen = await host.loadModel('invert');
   assert.equal(gen.stats().thread, 'worker');
   assert.equal(gen.provider, 'cpu');
   for (const [w, h] of [
@@ -40,14 +39,14 @@ test('worker and in-process generators give identical bytes (swap-rb and a real 
   const dir = await mkdtemp(join(tmpdir(), 'cyclestream-worker-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   await writeConvStackModel(dir, 'convs', 8, 3);
-  await using inWorker = createInferenceHost({ worker: true });
-  await using inProcess = createInferenceHost({ worker: false });
   for (const [modelsDir, id] of [
     [FIXTURE_MODELS, 'swap-rb'],
     [dir, 'convs'],
-  ]) {
-    const a = await inWorker.loadModel({ ...CPU, modelsDir, id });
-    const b = await inProcess.loadModel({ ...CPU, modelsDir, id });
+  ] as const) {
+    await using inWorker = createInferenceHost({ ...CPU, modelsDir, worker: true });
+    await using inProcess = createInferenceHost({ ...CPU, modelsDir, worker: false });
+    const a = await inWorker.loadModel(id);
+    const b = await inProcess.loadModel(id);
     assert.equal(a.stats().thread, 'worker');
     assert.equal(b.stats().thread, 'main');
     const img = allValues(40, 24, 5);
@@ -58,8 +57,8 @@ test('worker and in-process generators give identical bytes (swap-rb and a real 
 });
 
 test('the result image is reused at one size and the input may be overwritten once run resolves', async () => {
-  await using host = createInferenceHost({ worker: true });
-  const gen = await host.loadModel({ ...CPU, id: 'invert' });
+  await using host = createInferenceHost({ ...CPU, worker: true });
+  const gen = await host.loadModel('invert');
   const input = { width: 8, height: 8, data: new Uint8Array(192).fill(10) };
   const a = await gen.run(input);
   input.data.fill(200);
@@ -74,8 +73,8 @@ test('the result image is reused at one size and the input may be overwritten on
 });
 
 test('bad sizes and overlapping runs are refused with InferenceError, as in-process', async () => {
-  await using host = createInferenceHost({ worker: true });
-  const gen = await host.loadModel({ ...CPU, id: 'invert' });
+  await using host = createInferenceHost({ ...CPU, worker: true });
+  const gen = await host.loadModel('invert');
   await assert.rejects(gen.run({ width: 10, height: 8, data: new Uint8Array(240) }), (err: unknown) => err instanceof InferenceError && /multiple of 4/.test(err.message));
   await assert.rejects(gen.run({ width: 8, height: 8, data: new Uint8Array(10) }), InferenceError);
   const first = gen.run(allValues(8, 8));
@@ -87,16 +86,17 @@ test('bad sizes and overlapping runs are refused with InferenceError, as in-proc
 });
 
 test('a broken model rejects at loadModel with ModelLoadError and leaves no session open', async () => {
-  await using host = createInferenceHost({ worker: true });
-  await assert.rejects(host.loadModel({ ...CPU, id: 'broken' }), (err: unknown) => err instanceof ModelLoadError && /Protobuf|parse|load/i.test(err.message));
-  await assert.rejects(host.loadModel({ ...CPU, id: 'broken', providers: ['webgpu', 'cpu'] }), ModelLoadError);
-  assert.equal(host.openSessions(), 0);
+  await using host = createInferenceHost({ ...CPU, worker: true });
+  await assert.rejects(host.loadModel('broken'), (err: unknown) => err instanceof ModelLoadError && /Protobuf|parse|load/i.test(err.message));
+  await using fallingBack = createInferenceHost({ ...CPU, providers: ['webgpu', 'cpu'], worker: true });
+  await assert.rejects(fallingBack.loadModel('broken'), ModelLoadError);
+  assert.equal(host.openSessions() + fallingBack.openSessions(), 0);
 });
 
 test('provider fallback happens in the worker and is logged on the host logger', async (t) => {
   const { logger, lines } = captureLogger();
-  await using host = createInferenceHost({ worker: true, logger });
-  const gen = await host.loadModel({ modelsDir: FIXTURE_MODELS, id: 'invert', intraOpThreads: 1 });
+  await using host = createInferenceHost({ modelsDir: FIXTURE_MODELS, intraOpThreads: 1, worker: true, logger });
+  const gen = await host.loadModel('invert');
   assert.equal(gen.stats().thread, 'worker');
   if (gen.provider !== 'cpu') {
     t.diagnostic(`GPU provider ${gen.provider} available here; fallback to cpu not exercised`);
@@ -113,11 +113,11 @@ test('provider fallback happens in the worker and is logged on the host logger',
 });
 
 test('close is idempotent, waits for the run in flight, and openSessions() returns to 0', async () => {
-  await assertCloseLifecycle(createInferenceHost({ worker: true }));
+  await assertCloseLifecycle(createInferenceHost({ ...CPU, worker: true }));
 });
 
 test('an injected session factory cannot be combined with worker: true', () => {
-  assert.throws(() => createInferenceHost({ worker: true, createSession: async () => Promise.reject(new Error('unused')) }), BadRequestError);
+  assert.throws(() => createInferenceHost({ ...CPU, worker: true, createSession: async () => Promise.reject(new Error('unused')) }), BadRequestError);
 });
 
 test('the event loop keeps ticking while the worker runs a heavy model', async (t) => {
@@ -125,8 +125,8 @@ test('the event loop keeps ticking while the worker runs a heavy model', async (
   t.after(() => rm(dir, { recursive: true, force: true }));
   // About 2.5 G MACs at 256x256: tens to hundreds of ms on one thread.
   await writeConvStackModel(dir, 'heavy', 32, 6);
-  await using host = createInferenceHost({ worker: true });
-  const gen: Generator = await host.loadModel({ modelsDir: dir, id: 'heavy', providers: ['cpu'], intraOpThreads: 1 });
+  await using host = createInferenceHost({ ...CPU, modelsDir: dir, worker: true });
+  const gen: Generator = await host.loadModel('heavy');
   await gen.warmup(256, 256);
   const img = allValues(256, 256);
   let ticks = 0;

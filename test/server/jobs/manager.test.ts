@@ -26,6 +26,11 @@ function config(dataDir: string, modelsDir = FIXTURE_MODELS_DIR, extra: Record<s
   });
 }
 
+/** Loads models the way createApp's host does, from the folder the config names. */
+function hostFor(modelsDir = FIXTURE_MODELS_DIR) {
+  return createInferenceHost({ modelsDir, providers: ['cpu'], intraOpThreads: 1 });
+}
+
 setFfmpegLogLevel('error');
 
 async function submitCopy(jobs: JobManager, clip: string, modelId: string) {
@@ -37,7 +42,7 @@ async function submitCopy(jobs: JobManager, clip: string, modelId: string) {
 test('start-up recovery, then time-to-live cleanup of ended jobs', async () => {
   installPolyfills();
   const data = await tempDir();
-  const host = createInferenceHost();
+  const host = hostFor();
   try {
     mkdirSync(path.join(data.dir, 'uploads'), { recursive: true });
     mkdirSync(path.join(data.dir, 'jobs', 'never-accepted'), { recursive: true });
@@ -64,7 +69,7 @@ test('start-up recovery, then time-to-live cleanup of ended jobs', async () => {
 test('a job interrupted on each of its starts gives up instead of looping', async () => {
   installPolyfills();
   const data = await tempDir();
-  const host = createInferenceHost();
+  const host = hostFor();
   try {
     let jobs = new JobManager({ config: config(data.dir), host });
     const job = await submitCopy(jobs, CLIPS.mpeg4, 'invert');
@@ -88,7 +93,7 @@ test('JOB_CONCURRENCY jobs run at once, the rest wait their turn', async () => {
   const data = await tempDir();
   const models = await scratchModels();
   await writeConvStackModel(models.dir, 'slow', 32, 6);
-  const host = createInferenceHost();
+  const host = hostFor(models.dir);
   try {
     const jobs = new JobManager({ config: config(data.dir, models.dir, { jobConcurrency: 2 }), host });
     const ids: string[] = [];

@@ -30,8 +30,8 @@ let work: { dir: string; cleanup(): Promise<void> };
 before(async () => {
   setFfmpegLogLevel('error');
   installPolyfills();
-  host = createInferenceHost();
-  invert = await host.loadModel({ modelsDir: FIXTURE_MODELS_DIR, id: 'invert', providers: ['cpu'], intraOpThreads: 1 });
+  host = createInferenceHost({ modelsDir: FIXTURE_MODELS_DIR, providers: ['cpu'], intraOpThreads: 1 });
+  invert = await host.loadModel('invert');
   work = await tempDir();
 });
 

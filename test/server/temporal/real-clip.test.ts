@@ -100,8 +100,8 @@ test('real clip: smoothing calms static regions and keeps moving regions on the 
   assert.equal(frames[0].height, 256);
   assert.equal(frames[0].width % 4, 0);
 
-  await using host = createInferenceHost();
-  const generator = await host.loadModel({ modelsDir: FIXTURES, id: 'invert', providers: ['cpu'], intraOpThreads: 1 });
+  await using host = createInferenceHost({ modelsDir: FIXTURES, providers: ['cpu'], intraOpThreads: 1 });
+  const generator = await host.loadModel('invert');
   // The invert fixture plus deterministic per-frame noise stands in for a flickering GAN.
   const clean: Uint8Array[] = [];
   const noisy: Uint8Array[] = [];

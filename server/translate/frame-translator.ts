@@ -1,12 +1,13 @@
 /**
- * The translate half of a live stream, shared by live sessions and the pipeline bench: the
- * model, then temporal smoothing, the scale back to stream size and the encode. The second part
- * of frame N runs while the model works on frame N+1, so with the model in its worker thread the
+ * The translation stage, the same for live sessions, video jobs and the pipeline bench: the
+ * model, then temporal smoothing, the scale to output size and the encode. The second part of
+ * frame N runs while the model works on frame N+1, so with the model in its worker thread the
  * frame rate is the model's own (bench: pipeline / model-only).
  */
 import type { Frame, RgbConverter } from '../codec/index.js';
 import type { Generator } from '../inference/index.js';
 import type { RgbImage } from '../shared/image.js';
+import { RgbPool } from '../shared/rgb-pool.js';
 import type { TemporalSmoother } from '../temporal/index.js';
 
 export interface TranslateJob<M> {
@@ -32,7 +33,8 @@ export interface FrameTranslatorOptions<M> {
 export class FrameTranslator<M> {
   readonly #opts: FrameTranslatorOptions<M>;
   #finishing: Promise<void> = Promise.resolve();
-  readonly #pool: RgbImage[] = [];
+  /** Copies of the model's output: one being finished, one waiting for it. */
+  readonly #outputs = new RgbPool(2);
   #runs = 0;
 
   constructor(opts: FrameTranslatorOptions<M>) {
@@ -49,7 +51,7 @@ export class FrameTranslator<M> {
    * previous frame has been finished, which is when the next model run may start; at most one
    * frame is finishing at a time, so a slow encoder slows the stream instead of queueing frames.
    */
-  async translate(generator: Generator, job: TranslateJob<M>): Promise<void> {
+  async translate(generator: Pick<Generator, 'run'>, job: TranslateJob<M>): Promise<void> {
     let out: RgbImage;
     try {
       out = await generator.run(job.img);
@@ -59,7 +61,7 @@ export class FrameTranslator<M> {
     }
     this.#runs++;
     // The generator writes its next output into the same buffer.
-    const own = this.#take(out.width, out.height);
+    const own = this.#outputs.take(out.width, out.height);
     own.data.set(out.data);
     await this.#finishing;
     // setImmediate, not a microtask: the caller's next model run must be handed to the worker
@@ -76,20 +78,12 @@ export class FrameTranslator<M> {
       this.#opts.onError(err);
     } finally {
       job.release?.();
-      if (this.#pool.length < 2) this.#pool.push(out);
+      this.#outputs.release(out);
     }
   }
 
   /** Resolves when the last queued frame has been encoded (or failed). */
   flush(): Promise<void> {
     return this.#finishing;
-  }
-
-  #take(width: number, height: number): RgbImage {
-    while (this.#pool.length) {
-      const img = this.#pool.pop()!;
-      if (img.width === width && img.height === height) return img;
-    }
-    return { width, height, data: new Uint8Array(width * height * 3) };
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LatestFrameScheduler, type LatestFrameSchedulerStats } from '../../../server/inference/index.js';
+import { LatestFrameScheduler, type LatestFrameSchedulerStats } from '../../../server/session/index.js';
 import { CycleStreamError, InferenceError } from '../../../server/shared/errors.js';
 
 /** A fake slow stage whose jobs finish only when the test says so. */

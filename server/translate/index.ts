@@ -1,0 +1,1 @@
+export { FrameTranslator, type FrameTranslatorOptions, type TranslateJob } from './frame-translator.js';
