@@ -56,6 +56,9 @@ class DistillConfig:
     teacher: str = 'horse2zebra'
     student: str = 'rt'  # training/students.py STUDENTS
     init: str = 'prune'  # 'prune': slices of the teacher's weights; 'scratch': random
+    # Learn the reverse direction from pseudo-pairs (teacher(x) -> x), for a direction with no teacher;
+    # use with --feat_taps 0 --extra_b 0 (teacher(zebra) -> zebra pairs would teach it to keep stripes)
+    reverse: bool = False
     # --- data ---
     dataset: str = 'horse2zebra'  # trainA = the teacher's input domain
     extra_b: int = 200  # trainB images (already the target: the teacher should leave them alone)
@@ -70,7 +73,7 @@ class DistillConfig:
     lambda_l1: float = 1.0
     lambda_feat: float = 1.0
     feat_taps: int = 3  # student block outputs matched to the teacher's (0 = no feature loss)
-    lambda_gan: float = 0.0  # LSGAN against real trainB images (0 = off)
+    lambda_gan: float = 0.0  # LSGAN against real images of the output domain (0 = off)
     ndf: int = 32
     # --- optimisation ---
     batch_size: int = 4
@@ -138,20 +141,23 @@ def hardware(device: torch.device) -> str:
 
 
 def eval_inputs(cfg: DistillConfig) -> torch.Tensor:
-    files = list_images(resolve_dataset(cfg.dataset) / 'testA')[:cfg.eval_images]
+    """The first test images of the student's input domain (testB in reverse mode)."""
+    files = list_images(resolve_dataset(cfg.dataset) / ('testB' if cfg.reverse else 'testA'))[:cfg.eval_images]
     return to_float(torch.stack([torch.from_numpy(load_image(f, 256)).permute(2, 0, 1) for f in files]))  # [N, 3, 256, 256]
 
 
 @torch.no_grad()
-def score(student: nn.Module, teacher_out: torch.Tensor, x: torch.Tensor, device: torch.device) -> Dict[str, float]:
-    from training.evaluate import edge_correlation
+def score(student: nn.Module, teacher_out: Optional[torch.Tensor], x: torch.Tensor, device: torch.device) -> Dict[str, float]:
+    """ImageNet zebra share and P (in reverse mode: still zebra, lower is better), L1 to the teacher, edges kept."""
     from training.judge import summary
+    from training.metrics import edge_correlation
 
     student.eval()
     y = torch.cat([student(x[i:i + 8].to(device)).float().cpu() for i in range(0, len(x), 8)])
     student.train()
     out = summary(y)
-    out['l1Teacher'] = round(float((y - teacher_out).abs().mean()), 4)
+    if teacher_out is not None:
+        out['l1Teacher'] = round(float((y - teacher_out).abs().mean()), 4)
     out['edgeCorrelation'] = round(float(edge_correlation(x, y).mean()), 4)
     return out
 
@@ -174,6 +180,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
     # --- models ---
     teacher = load_teacher(cfg.teacher, str(device))
     student = build_student(cfg.student)
+    if cfg.reverse and cfg.feat_taps:
+        raise SystemExit('--reverse learns the teacher\'s inverse, which has no features to match: add --feat_taps 0')
     s_taps = feature_taps(student, cfg.feat_taps) if cfg.feat_taps else []
     t_taps = matching_taps(student, teacher, s_taps)
     c_s, c_t = student.model[student.first_block - 3].out_channels, teacher.model[teacher.first_block - 3].out_channels
@@ -185,7 +193,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
     x_eval = eval_inputs(cfg) if cfg.eval_images else None
     with torch.no_grad():
         t_eval = torch.cat([teacher(x_eval[i:i + 8].to(device)).float().cpu()
-                            for i in range(0, len(x_eval), 8)]) if x_eval is not None else None
+                            for i in range(0, len(x_eval), 8)]) if x_eval is not None and not cfg.reverse else None
 
     state: Dict[str, Any] = {}
     ckpt = out / 'ckpt.pt'
@@ -269,6 +277,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
             with torch.no_grad(), autocast():
                 feats = teacher.forward_features(x, t_taps)
             y_t, f_t = feats[-1].float(), [feats[t].float() for t in t_taps]
+            if cfg.reverse:
+                x, y_t = y_t, x
         x, y_t = x.to(device), y_t.to(device)
         f_t = [f.to(device).float() for f in f_t]
         x_s = x + cfg.input_noise * torch.randn(x.shape, generator=gen).to(device) if cfg.input_noise else x
@@ -280,7 +290,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
             y_s = feats_s[-1].float()
             l1 = (y_s - y_t).abs().mean()
             feat = feature_loss(adapters([feats_s[t] for t in s_taps]), f_t) if s_taps else torch.zeros((), device=device)
-            gan_g = ((D(y_s) - 1) ** 2).mean() if D is not None else torch.zeros((), device=device)
+            # forward: D judges the student's outputs on this batch; reverse: its outputs on real inputs
+            fake = None if D is None else student(pool.sample_real(pool.gan_inputs, gen, cfg.batch_size, cfg).to(device)) \
+                if cfg.reverse else y_s
+            gan_g = ((D(fake) - 1) ** 2).mean() if D is not None else torch.zeros((), device=device)
         loss = cfg.lambda_l1 * l1 + cfg.lambda_feat * feat + cfg.lambda_gan * gan_g
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -288,9 +301,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
 
         gan_d = torch.zeros(())
         if D is not None:
-            real = pool.sample_target(gen, cfg.batch_size, cfg).to(device)
+            real = pool.sample_real(pool.target, gen, cfg.batch_size, cfg).to(device)
             with autocast():
-                gan_d = 0.5 * (((D(real) - 1) ** 2).mean() + (D(y_s.detach()) ** 2).mean())
+                gan_d = 0.5 * (((D(real) - 1) ** 2).mean() + (D(fake.detach()) ** 2).mean())
             opt_d.zero_grad(set_to_none=True)
             gan_d.backward()
             opt_d.step()

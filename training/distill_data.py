@@ -5,6 +5,9 @@ the first `extra_b` of trainB and the first `extra_scenes` of a landscape set's 
 is a random image (trainA with probability `horse_share`, else one of the extras), scaled by a random
 factor in [1, scale_max], randomly cropped to crop_px, maybe flipped, with colour jitter.
 
+In reverse mode (a student for the other direction, where no teacher exists) the pairs are swapped:
+the teacher's output is the input and the real image the target (pseudo-pairs).
+
 TeacherCache (CPU): `cache_size` such samples with the teacher's output and block features, computed
 once and kept as memory-mapped files under runs/distill-cache/<key>/, where the key is everything
 that changes them. A second run with the same data settings reuses them.
@@ -52,10 +55,11 @@ def augment(img_u8: torch.Tensor, gen: torch.Generator, crop_px: int, scale_max:
 
 
 class Pool:
-    def __init__(self, images: torch.Tensor, sources: List[str], target: torch.Tensor):
+    def __init__(self, images: torch.Tensor, sources: List[str], target: torch.Tensor, gan_inputs: torch.Tensor):
         self.images = images  # uint8 [N, 3, 256, 256]
         self.sources = sources  # 'A' (teacher's input domain), 'B' (its output domain), 'S' (scenes)
-        self.target = target  # uint8 [M, 3, 256, 256]: real target-domain images for the GAN loss
+        self.target = target  # uint8 [M, 3, 256, 256]: real images of the student's output domain, for the GAN
+        self.gan_inputs = gan_inputs  # reverse mode: real images of the student's input domain, for the GAN
         self.a_idx = [i for i, s in enumerate(sources) if s == 'A']
         self.extra_idx = [i for i, s in enumerate(sources) if s != 'A']
 
@@ -78,9 +82,10 @@ class Pool:
         idx = [self.a_idx[int(v * len(self.a_idx))] for v in torch.rand(n, generator=gen).tolist()]
         return to_float(self.images[idx]), idx
 
-    def sample_target(self, gen: torch.Generator, n: int, cfg) -> torch.Tensor:
-        idx = (torch.rand(n, generator=gen) * len(self.target)).long().tolist()
-        return torch.stack([augment(self.target[i], gen, cfg.crop_px, cfg.scale_max, 0.0) for i in idx])
+    def sample_real(self, images: torch.Tensor, gen: torch.Generator, n: int, cfg) -> torch.Tensor:
+        """n augmented images (no colour jitter) from `images`, e.g. self.target or self.gan_inputs."""
+        idx = (torch.rand(n, generator=gen) * len(images)).long().tolist()
+        return torch.stack([augment(images[i], gen, cfg.crop_px, cfg.scale_max, 0.0) for i in idx])
 
 
 def _load(files: Sequence[Path]) -> torch.Tensor:
@@ -100,16 +105,21 @@ def load_pool(cfg) -> Pool:
     t0 = time.time()
     images = _load(files_a + extras_b + scenes)
     # the GAN's real images: trainB beyond those used as inputs, so that it judges unseen zebras
-    target = _load(files_b[cfg.extra_b:] or files_b) if cfg.lambda_gan > 0 else torch.zeros(0, 3, POOL_PX, POOL_PX, dtype=torch.uint8)
+    none = torch.zeros(0, 3, POOL_PX, POOL_PX, dtype=torch.uint8)
+    target, gan_inputs = none, none
+    if cfg.lambda_gan > 0 and cfg.reverse:  # the student maps real B to A: it is judged against real A
+        target, gan_inputs = images[:len(files_a)], _load(files_b[cfg.extra_b:] or files_b)
+    elif cfg.lambda_gan > 0:  # trainB beyond those used as inputs, so that D judges unseen images
+        target = _load(files_b[cfg.extra_b:] or files_b)
     print(f'pool: {len(files_a)} trainA + {len(extras_b)} trainB + {len(scenes)} scenes, '
-          f'{len(target)} real targets, loaded in {time.time() - t0:.0f} s', flush=True)
-    return Pool(images, ['A'] * len(files_a) + ['B'] * len(extras_b) + ['S'] * len(scenes), target)
+          f'{len(target)} real targets, {len(gan_inputs)} real GAN inputs, loaded in {time.time() - t0:.0f} s', flush=True)
+    return Pool(images, ['A'] * len(files_a) + ['B'] * len(extras_b) + ['S'] * len(scenes), target, gan_inputs)
 
 
 class TeacherCache:
     """Precomputed (input, teacher output, teacher features) triples as memory-mapped arrays."""
 
-    KEY_FIELDS = ('teacher', 'dataset', 'extra_b', 'scenes', 'extra_scenes', 'horse_share', 'crop_px',
+    KEY_FIELDS = ('teacher', 'reverse', 'dataset', 'extra_b', 'scenes', 'extra_scenes', 'horse_share', 'crop_px',
                   'scale_max', 'jitter', 'cache_size', 'seed')
 
     def __init__(self, folder: Path, size: int, taps: Sequence[int], feat_shape: Tuple[int, int, int]):
@@ -144,8 +154,10 @@ class TeacherCache:
             for i in range(0, n, 8):
                 x, _ = pool.sample(gen, min(8, n - i), cfg)
                 feats = teacher.forward_features(x, taps)
-                xs[i:i + len(x)] = x.numpy()
-                ys[i:i + len(x)] = feats[-1].numpy()
+                # reverse: the student learns the teacher's inverse, from its output back to its input
+                x_in, y = (feats[-1], x) if cfg.reverse else (x, feats[-1])
+                xs[i:i + len(x)] = x_in.numpy()
+                ys[i:i + len(x)] = y.numpy()
                 for f, t in zip(fs, taps):
                     f[i:i + len(x)] = feats[t].numpy()
                 if (i // 8) % 25 == 0:

@@ -37,7 +37,8 @@ def load_student(path: Path) -> Tuple[torch.nn.Module, dict]:
     G = build_student(state['config']['student'])
     G.load_state_dict(state['student'])
     G.eval()
-    state['domains'] = tuple(TEACHERS[state['config']['teacher']]['domains'])
+    domains = tuple(TEACHERS[state['config']['teacher']]['domains'])
+    state['domains'] = domains[::-1] if state['config'].get('reverse') else domains
     return G, state
 
 
@@ -53,12 +54,14 @@ def student_manifest(*, model_id: str, title: str, G: torch.nn.Module, state: di
         shutil.copyfile(teacher_path(cfg['teacher']).with_name('LICENSE'), Path(models_dir) / f'{model_id}.LICENSE')
         teacher['noticeFile'] = f'{model_id}.LICENSE'
     n = state.get('n_images', {})
-    losses = f'L1 to the teacher x{cfg["lambda_l1"]:g}'
+    losses = f'L1 to the {"real input" if cfg.get("reverse") else "teacher"} x{cfg["lambda_l1"]:g}'
     if cfg['feat_taps']:
         losses += f' + feature loss at {cfg["feat_taps"]} block outputs x{cfg["lambda_feat"]:g}'
     if cfg['lambda_gan']:
-        losses += f' + LSGAN against real {dst}s x{cfg["lambda_gan"]:g}'
-    desc = (f'Student generator distilled by training/distill.py from {teacher["name"]}; '
+        losses += f' + LSGAN against real {dst} images x{cfg["lambda_gan"]:g}'
+    how = (f'Student generator trained by training/distill.py on pseudo-pairs (output of {teacher["name"]} -> its input)'
+           if cfg.get('reverse') else f'Student generator distilled by training/distill.py from {teacher["name"]}')
+    desc = (f'{how}; '
             f'{"initialised from slices of the teacher weights (BSD notice beside the model)" if derived else "random init"}; '
             f'{losses}; batch {cfg["batch_size"]}, lr {cfg["lr"]:g}, input noise {cfg["input_noise"]:g}. '
             f'Exported by training/export.py ({exporter} exporter, opset {OPSET}); ONNX Runtime vs torch max abs diff {parity:.1e}.')

@@ -60,3 +60,14 @@ def test_export_of_a_distilled_checkpoint_passes_parity(tiny_dataset, tmp_path):
     assert manifest['provenance']['teacher']['noticeFile'] == 'tiny-h2z.LICENSE'
     assert 'BSD' in (models / 'tiny-h2z.LICENSE').read_text() or 'Redistribution' in (models / 'tiny-h2z.LICENSE').read_text()
     assert json.loads((models / 'tiny-h2z.json').read_text())['params'] == sum(p.numel() for p in load_student(out / 'final.pt')[0].parameters())
+
+
+@needs_node
+def test_reverse_mode_learns_the_inverse_from_pseudo_pairs(tiny_dataset, tmp_path):
+    out = run(tiny_dataset, tmp_path / 'rev', tmp_path / 'cache', '--steps', '3', '--reverse', '--feat_taps', '0',
+              '--extra_b', '0', '--lambda_gan', '0.1')
+    manifest = export(out / 'final.pt', 'AB', tmp_path / 'models', model_id='tiny-z2h')
+    assert manifest['domains'] == {'from': 'zebra', 'to': 'horse'}
+    assert 'pseudo-pairs' in manifest['provenance']['description']
+    with pytest.raises(SystemExit, match='feat_taps 0'):
+        run(tiny_dataset, tmp_path / 'rev2', tmp_path / 'cache', '--steps', '1', '--reverse')
