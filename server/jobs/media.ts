@@ -4,7 +4,7 @@
  * its own and spins on setImmediate while its queue is full, which on a slow generator
  * would burn a core for nothing; here one packet is read when the runner wants one.
  */
-import { Codec, Dictionary, FFmpegError, FormatContext, IOContext, Packet, Rational, avGetCodecName, type IRational, type Stream } from 'node-av';
+import { Codec, Dictionary, FFmpegError, FormatContext, IOContext, InputFormat, Packet, Rational, avGetCodecName, type IRational, type Stream } from 'node-av';
 import {
   AVERROR_EOF,
   AVIO_FLAG_WRITE,
@@ -27,7 +27,8 @@ import {
   type AVCodecID,
 } from 'node-av/constants';
 import type { DecoderCodecName } from '../codec/index.js';
-import { CodecError, InvalidMediaError } from '../shared/errors.js';
+import { CodecError, InvalidMediaError, UnsupportedMediaError } from '../shared/errors.js';
+import { ACCEPTED_VIDEO_TEXT, sniffFile, type VideoContainer } from './formats.js';
 
 export { AVERROR_EOF, AV_NOPTS_VALUE };
 
@@ -95,10 +96,46 @@ export function findAudioStream(ctx: FormatContext): Stream | null {
   return ctx.streams.find((s) => s.codecpar.codecType === AVMEDIA_TYPE_AUDIO && s.codecpar.sampleRate > 0) ?? null;
 }
 
-/** Opens a media file for reading; anything FFmpeg cannot parse is an InvalidMediaError naming why. */
-export async function openMediaInput(path: string, label = path): Promise<FormatContext> {
+/**
+ * Demuxer options for every input: only the `file` protocol, only the allowed demuxers (also for
+ * any nested context a demuxer might open), and no MOV data references to other files.
+ */
+function demuxerOptions(demuxer: 'mov' | 'matroska'): Dictionary {
+  const opts: Record<string, string> = {
+    protocol_whitelist: 'file',
+    format_whitelist: 'mov,mp4,m4a,3gp,3g2,mj2,matroska,webm',
+  };
+  if (demuxer === 'mov') {
+    opts.enable_drefs = '0';
+    opts.use_absolute_path = '0';
+  }
+  return Dictionary.fromObject(opts);
+}
+
+/**
+ * Opens a video file for reading with the demuxer its own first bytes call for (formats.ts),
+ * never one FFmpeg guesses, so the probe and the run read the same bytes the same way. A file
+ * that is not an accepted container is an UnsupportedMediaError (415), one that is not media at
+ * all an InvalidMediaError (400); FFmpeg never opens either.
+ */
+export async function openMediaInput(path: string, label = path): Promise<{ ctx: FormatContext; container: VideoContainer }> {
+  const sniffed = await sniffFile(path);
+  if (sniffed.kind === 'unknown') throw new InvalidMediaError(`${label} is not a video file (${ACCEPTED_VIDEO_TEXT} expected)`);
+  if (sniffed.kind === 'image') {
+    throw new UnsupportedMediaError(`${label} is a ${sniffed.info.container.toUpperCase()} image, not a video (${ACCEPTED_VIDEO_TEXT} expected)`);
+  }
+  if (sniffed.kind === 'refused') throw new UnsupportedMediaError(`${label} is ${sniffed.what}; only ${ACCEPTED_VIDEO_TEXT} videos are accepted`);
+  const { demuxer } = sniffed.info;
+  const format = InputFormat.findInputFormat(demuxer);
+  if (!format) throw new CodecError(`this FFmpeg build has no ${demuxer} demuxer`);
   const ctx = new FormatContext();
-  const ret = await ctx.openInput(path, null, null);
+  const opts = demuxerOptions(demuxer);
+  let ret: number;
+  try {
+    ret = await ctx.openInput(path, format, opts);
+  } finally {
+    opts.free();
+  }
   if (ret < 0) {
     await ctx.closeInput().catch(() => undefined);
     throw new InvalidMediaError(`${label} is not a video file FFmpeg can read (${ffmpegText(ret)})`);
@@ -108,7 +145,7 @@ export async function openMediaInput(path: string, label = path): Promise<Format
     await ctx.closeInput().catch(() => undefined);
     throw new InvalidMediaError(`${label}: could not read its streams (${ffmpegText(info)})`);
   }
-  return ctx;
+  return { ctx, container: sniffed.info.container };
 }
 
 export async function closeMediaInput(ctx: FormatContext): Promise<void> {

@@ -2,11 +2,16 @@
  * One still image through the generator: sharp decodes (JPEG, PNG, WebP), orients and scales
  * to the processing size, the generator translates, and sharp scales back to the image's own
  * size and encodes it in the format it came in, transparency kept.
+ *
+ * Before sharp decodes anything: the first bytes must be JPEG, PNG or WebP (formats.ts; SVG,
+ * TIFF and the rest never reach libvips), and the header's pixel count and aspect ratio must be
+ * within limits. The model input is bounded whatever the aspect ratio (processingSizeWithin).
  */
 import sharp, { type Metadata } from 'sharp';
 import type { Generator } from '../inference/index.js';
 import { CycleStreamError, FrameTooLargeError, InvalidMediaError, UnsupportedMediaError } from '../shared/errors.js';
-import { processingSize } from '../shared/image.js';
+import { processingSizeWithin } from '../shared/image.js';
+import { readHead, sniffBytes, HEAD_BYTES } from './formats.js';
 
 export type ImageFormat = 'jpeg' | 'png' | 'webp';
 
@@ -23,6 +28,8 @@ export interface TranslateImageOptions {
   processingShortSidePx: number;
   /** Largest width x height decoded; bigger images are refused before decoding. */
   maxPixels: number;
+  /** Widest long side / short side decoded. */
+  maxAspectRatio: number;
   /** Output format; default the input's. */
   format?: ImageFormat;
 }
@@ -39,8 +46,22 @@ function isImageFormat(f: string | undefined): f is ImageFormat {
   return f === 'jpeg' || f === 'png' || f === 'webp';
 }
 
+/** The model never sees a long side above this many times the processing short side. */
+const MAX_PROCESSING_ASPECT = 4;
+
+async function assertAcceptedImage(input: string | Buffer): Promise<void> {
+  const head = typeof input === 'string' ? await readHead(input) : input.subarray(0, HEAD_BYTES);
+  if (head.length === 0) throw new InvalidMediaError('the image is empty (0 bytes)');
+  const sniffed = sniffBytes(head);
+  if (sniffed.kind === 'image') return;
+  if (sniffed.kind === 'unknown') throw new InvalidMediaError('not an image this server reads (JPEG, PNG or WebP expected)');
+  throw new UnsupportedMediaError(`this is ${sniffed.kind === 'video' ? `a ${sniffed.info.container} video` : sniffed.what}; send a JPEG, PNG or WebP image`);
+}
+
 export async function translateImage(opts: TranslateImageOptions): Promise<ImageResult> {
-  const source = () => sharp(opts.input, { limitInputPixels: false, failOn: 'error' });
+  await assertAcceptedImage(opts.input);
+  // limitInputPixels makes libvips itself refuse to decode past the limit, whatever the header claimed.
+  const source = () => sharp(opts.input, { limitInputPixels: opts.maxPixels, failOn: 'error', sequentialRead: true });
   let meta: Metadata;
   try {
     meta = await source().metadata();
@@ -57,11 +78,21 @@ export async function translateImage(opts: TranslateImageOptions): Promise<Image
   if (rawW * rawH > opts.maxPixels) {
     throw new FrameTooLargeError(`the image is ${rawW}x${rawH} (${(rawW * rawH / 1e6).toFixed(1)} MP); the limit is ${(opts.maxPixels / 1e6).toFixed(1)} MP`);
   }
+  const aspect = Math.max(rawW, rawH) / Math.min(rawW, rawH);
+  if (aspect > opts.maxAspectRatio) {
+    throw new FrameTooLargeError(`the image is ${rawW}x${rawH}, an aspect ratio of ${aspect.toFixed(1)}:1; the limit is ${opts.maxAspectRatio}:1`);
+  }
   // EXIF orientations 5-8 turn the picture a quarter: the displayed size is swapped.
   const quarterTurn = (meta.orientation ?? 1) >= 5;
   const width = quarterTurn ? rawH : rawW;
   const height = quarterTurn ? rawW : rawH;
-  const proc = processingSize(width, height, opts.processingShortSidePx, opts.generator.manifest.input.sizeMultiple);
+  const proc = processingSizeWithin(
+    width,
+    height,
+    opts.processingShortSidePx,
+    opts.generator.manifest.input.sizeMultiple,
+    opts.processingShortSidePx * MAX_PROCESSING_ASPECT,
+  );
 
   try {
     const { data: rgb, info } = await source()

@@ -103,7 +103,7 @@ export async function translateVideo(opts: TranslateVideoOptions): Promise<Video
   let finished = false;
 
   try {
-    input = await openMediaInput(opts.inputPath, 'the input');
+    input = (await openMediaInput(opts.inputPath, 'the input')).ctx;
     const vStream = input.streams[probe.video.index];
     if (!vStream) throw new InvalidMediaError('the input lost its video stream since it was probed');
     const vTb: IRational = { num: vStream.timeBase.num, den: vStream.timeBase.den };
