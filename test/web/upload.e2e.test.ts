@@ -64,7 +64,11 @@ test('upload page: progress moves, the result plays and downloads, errors read a
     assert.ok(await page.isVisible('[data-testid="original-video"]'));
 
     const href = await page.getAttribute('[data-testid="download"]', 'href');
-    assert.match(href ?? '', /^\/api\/jobs\/[0-9a-f-]{36}\/result\?download=1$/);
+    // The link carries the job's token (a download cannot send headers); without it the result is refused.
+    assert.match(href ?? '', /^\/api\/jobs\/[0-9a-f-]{36}\/result\?download=1&token=[A-Za-z0-9_-]{43}$/);
+    const anonymous = await fetch(`${srv.url}${href!.replace(/&token=.*$/, '')}`);
+    assert.equal(anonymous.status, 401);
+    await anonymous.arrayBuffer();
     const res = await fetch(`${srv.url}${href}`);
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-disposition') ?? '', /attachment; filename="davis-cows-invert\.mp4"/);
