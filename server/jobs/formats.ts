@@ -59,7 +59,7 @@ function refusedByText(head: Buffer): string | null {
   if (text.startsWith('#EXTM3U')) return 'an HLS/M3U playlist';
   if (text.startsWith('ffconcat version')) return 'an FFmpeg concat script';
   if (/^v=0\r?\n/.test(text) && /\n(m|c)=/.test(text)) return 'an SDP session description';
-  if (/^\s*<\?xml|^\s*<(MPD|smil|playlist|CompositionPlaylist)\b/i.test(text)) return 'an XML document (manifest or playlist)';
+  if (/^\s*<\?xml|^\s*<(MPD|smil|playlist|CompositionPlaylist|svg)\b/i.test(text)) return 'an XML document (manifest, playlist or SVG)';
   if (/^\[(playlist|Reference)\]/i.test(text)) return 'a playlist';
   return null;
 }

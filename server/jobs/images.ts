@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import { ConcurrencyGate } from '../shared/gate.js';
 import { InferenceError } from '../shared/errors.js';
 import type { GeneratorPool } from './pool.js';
-import { translateImage, type ImageResult } from './translate-image.js';
+import { readImageHeader, translateImage, type ImageResult } from './translate-image.js';
 
 export type ImagesConfig = Pick<
   Config,
@@ -45,6 +45,9 @@ export class ImageTranslator {
 
   /** Translates one image with a pooled generator; `modelId` must already be validated. */
   async translate(input: string | Buffer, modelId: string): Promise<ImageResult> {
+    const limits = { maxPixels: this.#config.maxImagePixels, maxAspectRatio: this.#config.maxImageAspectRatio };
+    // The header first: a refused image takes no place in the queue and loads no model.
+    const header = await readImageHeader(input, limits);
     const leave = await this.#gate.enter();
     try {
       const generator = await this.#pool.acquire(modelId);
@@ -54,8 +57,8 @@ export class ImageTranslator {
           input,
           generator,
           processingShortSidePx: this.#config.processingShortSidePx,
-          maxPixels: this.#config.maxImagePixels,
-          maxAspectRatio: this.#config.maxImageAspectRatio,
+          ...limits,
+          header,
         });
       } catch (err) {
         broken = err instanceof InferenceError;

@@ -32,6 +32,8 @@ export interface TranslateImageOptions {
   maxAspectRatio: number;
   /** Output format; default the input's. */
   format?: ImageFormat;
+  /** The header as readImageHeader() returned it, when the caller checked it already. */
+  header?: ImageHeader;
 }
 
 export interface ImageResult {
@@ -58,13 +60,25 @@ async function assertAcceptedImage(input: string | Buffer): Promise<void> {
   throw new UnsupportedMediaError(`this is ${sniffed.kind === 'video' ? `a ${sniffed.info.container} video` : sniffed.what}; send a JPEG, PNG or WebP image`);
 }
 
-export async function translateImage(opts: TranslateImageOptions): Promise<ImageResult> {
-  await assertAcceptedImage(opts.input);
-  // limitInputPixels makes libvips itself refuse to decode past the limit, whatever the header claimed.
-  const source = () => sharp(opts.input, { limitInputPixels: opts.maxPixels, failOn: 'error', sequentialRead: true });
+/** What the header says, once it has passed the checks: read without decoding a pixel. */
+export interface ImageHeader {
+  readonly format: ImageFormat;
+  readonly width: number;
+  readonly height: number;
+  readonly orientation: number;
+  readonly hasAlpha: boolean;
+}
+
+/**
+ * Checks an image before anything decodes it: JPEG, PNG or WebP by its bytes, one frame, and
+ * within the pixel and aspect-ratio limits by its header. Cheap: no model, no decoding.
+ */
+export async function readImageHeader(input: string | Buffer, limits: { maxPixels: number; maxAspectRatio: number }): Promise<ImageHeader> {
+  await assertAcceptedImage(input);
   let meta: Metadata;
   try {
-    meta = await source().metadata();
+    // Header only; the limit is enforced on the numbers below, and again by libvips when decoding.
+    meta = await sharp(input, { limitInputPixels: false, failOn: 'error' }).metadata();
   } catch (err) {
     throw new InvalidMediaError(`not an image sharp can read (${(err as Error).message})`, { cause: err });
   }
@@ -75,15 +89,24 @@ export async function translateImage(opts: TranslateImageOptions): Promise<Image
   const rawW = meta.width ?? 0;
   const rawH = meta.height ?? 0;
   if (!(rawW > 0 && rawH > 0)) throw new InvalidMediaError('the image has no size');
-  if (rawW * rawH > opts.maxPixels) {
-    throw new FrameTooLargeError(`the image is ${rawW}x${rawH} (${(rawW * rawH / 1e6).toFixed(1)} MP); the limit is ${(opts.maxPixels / 1e6).toFixed(1)} MP`);
+  if (rawW * rawH > limits.maxPixels) {
+    throw new FrameTooLargeError(`the image is ${rawW}x${rawH} (${(rawW * rawH / 1e6).toFixed(1)} MP); the limit is ${(limits.maxPixels / 1e6).toFixed(1)} MP`);
   }
   const aspect = Math.max(rawW, rawH) / Math.min(rawW, rawH);
-  if (aspect > opts.maxAspectRatio) {
-    throw new FrameTooLargeError(`the image is ${rawW}x${rawH}, an aspect ratio of ${aspect.toFixed(1)}:1; the limit is ${opts.maxAspectRatio}:1`);
+  if (aspect > limits.maxAspectRatio) {
+    throw new FrameTooLargeError(`the image is ${rawW}x${rawH}, an aspect ratio of ${aspect.toFixed(1)}:1; the limit is ${limits.maxAspectRatio}:1`);
   }
+  return { format: meta.format, width: rawW, height: rawH, orientation: meta.orientation ?? 1, hasAlpha: meta.hasAlpha === true };
+}
+
+export async function translateImage(opts: TranslateImageOptions): Promise<ImageResult> {
+  const meta = opts.header ?? (await readImageHeader(opts.input, opts));
+  // limitInputPixels makes libvips itself refuse to decode past the limit, whatever the header claimed.
+  const source = () => sharp(opts.input, { limitInputPixels: opts.maxPixels, failOn: 'error', sequentialRead: true });
+  const rawW = meta.width;
+  const rawH = meta.height;
   // EXIF orientations 5-8 turn the picture a quarter: the displayed size is swapped.
-  const quarterTurn = (meta.orientation ?? 1) >= 5;
+  const quarterTurn = meta.orientation >= 5;
   const width = quarterTurn ? rawH : rawW;
   const height = quarterTurn ? rawW : rawH;
   const proc = processingSizeWithin(
