@@ -176,7 +176,14 @@ export class JobRunner {
       }
       await rename(partial, result);
       const { size } = await stat(result);
-      if (this.#store.markDone(row.id, Date.now(), size, res.frames)) {
+      let marked: boolean;
+      try {
+        marked = this.#store.markDone(row.id, Date.now(), size, res.frames);
+      } catch (err) {
+        // The store's failure, not the model's: the job fails as STORE_FAILED and the generator is kept.
+        throw asCycleStreamError(err, StoreError);
+      }
+      if (marked) {
         this.#log.info({ job: row.id, frames: res.frames, audio: res.audio }, 'job done');
       } else {
         // Cancelled between the last frame and here: the cancel wins.
