@@ -16,34 +16,29 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pino } from 'pino';
 import type { Config } from '../config.js';
-import { assertModelId, listModels, type InferenceHost, type StageLogger } from '../inference/index.js';
+import type { InferenceHost, StageLogger } from '../inference/index.js';
 import type { JobCreated, JobInfo, JobProgress } from '../signaling/index.js';
 import {
-  BadRequestError,
-  BusyError,
   ClosedError,
   JobCancelledError,
   JobNotFoundError,
   JobStateError,
-  ModelNotFoundError,
   StoreError,
-  TooManyRequestsError,
   asCycleStreamError,
 } from '../shared/errors.js';
-import { hashToken, newToken, tokenIsOneOf } from '../shared/tokens.js';
+import { hashToken, tokenIsOneOf } from '../shared/tokens.js';
 import { authorizeRow, type JobCredentials } from './access.js';
 import { ImageTranslator } from './images.js';
-import { toJobInfo, toSource } from './job-info.js';
+import { toJobInfo } from './job-info.js';
+import { assertModelAvailable, checkJobRequest, type JobRequest, checkQueueCapacity, probeUpload, storeUpload } from './intake.js';
 import { GeneratorPool } from './pool.js';
-import { probeVideo } from './probe.js';
 import { JobStore, type JobRow } from './store.js';
 import { JobRunner } from './runner.js';
 import type { ImageResult } from './translate-image.js';
-import { resolveOutputSize } from './translate-video.js';
 
 export type JobsConfig = Pick<
   Config,
@@ -82,13 +77,7 @@ export interface JobManagerOptions {
   openStore?: (file: string) => JobStore;
 }
 
-/** What a job request asks for, checked before its upload is stored. */
-export interface JobRequest {
-  modelId: string;
-  smoothing?: number;
-  outputWidth?: number | null;
-  outputHeight?: number | null;
-}
+export type { JobRequest };
 
 export interface SubmitRequest extends JobRequest {
   /** The upload, somewhere under uploadsDir; moved into the job's folder when accepted. */
@@ -98,9 +87,6 @@ export interface SubmitRequest extends JobRequest {
   /** The client's address, for the per-client queue limit. */
   client?: string;
 }
-
-/** Retry-After when the queue is full: a short job's time. */
-const QUEUE_RETRY_AFTER_S = 30;
 
 export class JobManager {
   readonly #config: JobsConfig;
@@ -198,41 +184,15 @@ export class JobManager {
     if (row) this.#opts.onUpdate?.({ ...this.#info(row), state: 'deleted' });
   }
 
-  async #assertModel(modelId: string): Promise<string> {
-    const id = assertModelId(modelId);
-    const listing = await listModels(this.#config.modelsDir);
-    if (!listing.models.some((m) => m.id === id)) throw new ModelNotFoundError(`model ${id} not found`);
-    return id;
-  }
-
-  /** Refuses a new job when the queue, or this client's share of it, is full. */
+  /** Refuses a new job when the queue (503), or this client's share of it (429), is full. */
   checkCapacity(client?: string): void {
     if (this.#closing) throw new ClosedError('the server is shutting down');
-    const all = this.#store.countActive();
-    if (all >= this.#config.maxQueuedJobs) {
-      throw new BusyError(`the job queue is full (${all} jobs queued or running); try again later`, QUEUE_RETRY_AFTER_S);
-    }
-    if (client !== undefined && this.#store.countActive(client) >= this.#config.maxQueuedJobsPerClient) {
-      throw new TooManyRequestsError(
-        `you have ${this.#config.maxQueuedJobsPerClient} job(s) queued or running, the most one client may have; wait for one to finish`,
-        QUEUE_RETRY_AFTER_S,
-      );
-    }
+    checkQueueCapacity(this.#store, this.#config, client);
   }
 
   /** Validates a job request (model, smoothing, output size) before its upload is read. Returns the model id. */
-  async checkRequest(req: JobRequest): Promise<string> {
-    const modelId = await this.#assertModel(req.modelId);
-    if (req.smoothing !== undefined && !(req.smoothing >= 0 && req.smoothing <= 1)) {
-      throw new BadRequestError(`smoothing must be between 0 and 1, got ${req.smoothing}`);
-    }
-    const max = Math.max(this.#config.maxVideoWidthPx, this.#config.maxVideoHeightPx);
-    for (const [k, v] of [['width', req.outputWidth], ['height', req.outputHeight]] as const) {
-      if (v !== null && v !== undefined && !(Number.isInteger(v) && v >= 16 && v <= max)) {
-        throw new BadRequestError(`output ${k} ${v} is out of range (16..${max})`);
-      }
-    }
-    return modelId;
+  checkRequest(req: JobRequest): Promise<string> {
+    return checkJobRequest(this.#config, req);
   }
 
   /** Refuses an image translation now if the image queue is full (before the upload is read). */
@@ -250,50 +210,18 @@ export class JobManager {
     try {
       const modelId = await this.checkRequest(req);
       this.checkCapacity(req.client);
-      const smoothing = req.smoothing ?? this.#config.smoothing;
-      const c = this.#config;
-      const probe = await probeVideo(
-        req.tempPath,
-        { maxWidthPx: c.maxVideoWidthPx, maxHeightPx: c.maxVideoHeightPx, maxDurationS: c.maxJobDurationS, maxFrames: c.maxJobFrames },
-        JSON.stringify(req.inputName),
-      );
-      const out = resolveOutputSize(probe.video, { width: req.outputWidth, height: req.outputHeight });
-      const limit = { w: c.maxVideoWidthPx, h: c.maxVideoHeightPx };
-      if (!((out.width <= limit.w && out.height <= limit.h) || (out.width <= limit.h && out.height <= limit.w))) {
-        throw new BadRequestError(`output size ${out.width}x${out.height} is above the limit ${limit.w}x${limit.h}`);
-      }
+      const { probe, out } = await probeUpload(req.tempPath, JSON.stringify(req.inputName), { width: req.outputWidth, height: req.outputHeight }, this.#config);
       // Checked again: the probe took time, and other uploads may have been accepted meanwhile.
       this.checkCapacity(req.client);
-
-      const id = randomUUID();
-      const token = newToken();
-      const dir = path.join(this.#jobsDir, id);
-      const inputFile = `input${probe.format ? `.${probe.format === 'matroska' ? 'mkv' : probe.format}` : '.bin'}`;
-      mkdirSync(dir, { recursive: true });
-      await rename(req.tempPath, path.join(dir, inputFile));
-      let row: JobRow;
-      try {
-        row = this.#store.insert({
-          id,
-          modelId,
-          smoothing,
-          outputWidth: out.width,
-          outputHeight: out.height,
-          processingShortSidePx: c.processingShortSidePx,
-          inputName: req.inputName.slice(0, 255),
-          inputFile,
-          inputBytes: probe.sizeBytes,
-          source: toSource(probe),
-          probe,
-          framesTotal: probe.video.frames,
-          createdAtMs: Date.now(),
-          tokenHash: hashToken(token),
-          client: req.client ?? null,
-        });
-      } catch (err) {
-        rmSync(dir, { recursive: true, force: true });
-        throw asCycleStreamError(err, StoreError);
-      }
+      const { row, token } = await storeUpload(this.#store, this.#jobsDir, this.#config, {
+        tempPath: req.tempPath,
+        inputName: req.inputName,
+        modelId,
+        smoothing: req.smoothing ?? this.#config.smoothing,
+        client: req.client ?? null,
+        probe,
+        out,
+      });
       const info = this.#info(row);
       this.#opts.onUpdate?.(info);
       this.#runner.schedule();
@@ -373,7 +301,7 @@ export class JobManager {
   /** Translates one image with a pooled generator, within the image concurrency limit. */
   async translateImage(input: string | Buffer, modelId: string): Promise<ImageResult> {
     if (this.#closing) throw new ClosedError('the server is shutting down');
-    return this.#images.translate(input, await this.#assertModel(modelId));
+    return this.#images.translate(input, await assertModelAvailable(this.#config.modelsDir, modelId));
   }
 
   /** Emits a job's current state; a store that fails here only costs the event. */

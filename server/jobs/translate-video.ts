@@ -21,7 +21,8 @@ import { createTemporalSmoother } from '../temporal/index.js';
 import { BadRequestError, CodecError, InvalidMediaError, JobCancelledError, asCycleStreamError } from '../shared/errors.js';
 import { processingSize, type RgbImage } from '../shared/image.js';
 import { createAudioPath, type AudioPath } from './audio.js';
-import { AVERROR_EOF, AV_NOPTS_VALUE, Mp4Writer, closeMediaInput, ffmpegText, msPerTick, openMediaInput } from './media.js';
+import { AVERROR_EOF, AV_NOPTS_VALUE, closeMediaInput, ffmpegText, msPerTick, openMediaInput } from './media.js';
+import { Mp4Writer } from './mp4-writer.js';
 import type { VideoProbe } from './probe.js';
 
 export interface VideoProgress {
