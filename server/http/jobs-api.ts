@@ -141,13 +141,13 @@ export async function handleJobsApi(req: IncomingMessage, res: ServerResponse, u
   return true;
 }
 
-/** One log line per refusal over a limit (413, 429, 503), and per unexpected failure. */
+/** One log line per refusal over a limit (413, 429, 503), per refused kind of file (415), and per unexpected failure. */
 function logRefusal(req: IncomingMessage, route: string, err: unknown, deps: JobsApiDeps): void {
   if (!(err instanceof CycleStreamError)) {
     deps.logger?.error({ err, route }, 'job request failed');
     return;
   }
-  if (err.status === 413 || err.status === 429 || err.status >= 500) {
+  if (err.status === 413 || err.status === 415 || err.status === 429 || err.status >= 500) {
     deps.logger?.warn({ client: clientOf(req), route, code: err.code, status: err.status }, err.message);
   }
 }
