@@ -75,4 +75,8 @@ export class ImageTranslator {
   close(): void {
     this.#gate.close();
   }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
 }

@@ -9,7 +9,7 @@ import { open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { StageLogger } from '../inference/index.js';
 import type { JobProgress } from '../signaling/index.js';
-import { InferenceError, JobAbandonedError, StoreError, asCycleStreamError } from '../shared/errors.js';
+import { InferenceError, JobAbandonedError, JobCancelledError, StoreError, asCycleStreamError } from '../shared/errors.js';
 import { progressOf, recordProgress, type RunCounters } from './job-info.js';
 import type { GeneratorPool } from './pool.js';
 import type { JobRow, JobStore } from './store.js';
@@ -250,5 +250,9 @@ export class JobRunner {
     const runs = [...this.#running.values()];
     for (const r of runs) r.controller.abort(reason);
     await Promise.all(runs.map((r) => r.done.catch(() => undefined)));
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close(new JobCancelledError('the job runner closed'));
   }
 }
