@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { Server as IoServer } from 'socket.io';
 import type { Config } from './config.js';
 import { createInferenceHost, listModels } from './inference/index.js';
-import { attachSignaling, type HealthResponse, type ModelSummary, type SignalingServer } from './signaling/index.js';
+import { attachJobRooms, attachSignaling, type HealthResponse, type JobRooms, type ModelSummary, type SignalingServer } from './signaling/index.js';
 import { SessionManager } from './session/index.js';
 import { createWebHandler, frameAncestors, handleApi, handleStreamRoutes, sendJson, type WebHandler } from './http/index.js';
 import { JobManager } from './jobs/index.js';
@@ -35,14 +35,14 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     logger: logger.child({ stage: 'inference' }),
   });
   const sessions = new SessionManager(config, host, logger.child({ stage: 'session' }));
-  // Job events go to every client (the upload page lists all jobs); socket.io is attached further down.
-  const jobEvents: { io: SignalingServer | null } = { io: null };
+  // Job events go only to the sockets watching that job with its token; socket.io is attached further down.
+  const jobEvents: { rooms: JobRooms | null } = { rooms: null };
   const jobs = new JobManager({
     config,
     host,
     logger: logger.child({ stage: 'jobs' }),
-    onUpdate: (job) => jobEvents.io?.emit('job:update', job),
-    onProgress: (progress) => jobEvents.io?.emit('job:progress', progress),
+    onUpdate: (job) => jobEvents.rooms?.update(job),
+    onProgress: (progress) => jobEvents.rooms?.progress(progress),
   });
   let modelCount = 0;
 
@@ -92,9 +92,10 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     : null;
 
   const embedPolicy = frameAncestors(config.embedOrigins);
+  const apiLog = logger.child({ stage: 'http' });
   const server = http.createServer((req, res) => {
     handleStreamRoutes(req, res, { config, streams: sessions })
-      .then((handled) => handled || handleApi(req, res, { health, models, jobs }))
+      .then((handled) => handled || handleApi(req, res, { health, models, jobs, maxJobTokensPerRequest: config.maxJobTokensPerRequest, logger: apiLog }))
       .then((handled) => {
         if (handled) return;
         if (req.url?.startsWith('/socket.io')) return; // socket.io answers these itself
@@ -112,7 +113,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   // Short ping interval so a vanished client's session is closed within ~10 s.
   const io: SignalingServer = new IoServer(server, { pingInterval: 4000, pingTimeout: 4000, maxHttpBufferSize: 1e6, serveClient: false });
   attachSignaling(io, sessions, logger.child({ stage: 'signaling' }));
-  jobEvents.io = io;
+  jobEvents.rooms = attachJobRooms(io, jobs, logger.child({ stage: 'signaling' }), { maxWatchesPerSocket: config.maxJobTokensPerRequest });
 
   let closing: Promise<void> | null = null;
   const close = () => {

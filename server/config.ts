@@ -72,6 +72,24 @@ const configSchema = z.object({
   maxBatch: z.number().int().min(1).max(64),
   /** 'auto': a model's fp16 copy on GPU providers when its manifest lists one; 'fp32' or 'fp16' everywhere. */
   modelPrecision: z.enum(['auto', 'fp32', 'fp16']),
+
+  // Jobs, uploads and images: limits on what an anonymous client can make the server do.
+  /** Longest video a job takes, by the container's duration. */
+  maxJobDurationS: z.number().min(1).max(24 * 3600),
+  /** Most video frames a job takes (header count, else duration x frame rate, then the packets read). */
+  maxJobFrames: z.number().int().min(1).max(10_000_000),
+  /** Jobs queued or running at once, over every client; more get 503 with Retry-After. */
+  maxQueuedJobs: z.number().int().min(1).max(100_000),
+  /** Jobs queued or running at once from one client address; more get 429 with Retry-After. */
+  maxQueuedJobsPerClient: z.number().int().min(1).max(100_000),
+  /** Job tokens one request may present (X-Job-Tokens) and jobs one socket may watch. */
+  maxJobTokensPerRequest: z.number().int().min(1).max(10_000),
+  /** Widest image aspect ratio (long side / short side) the image route decodes. */
+  maxImageAspectRatio: z.number().min(1).max(10_000),
+  /** Image translations running at once; they share warm generators. */
+  maxConcurrentImages: z.number().int().min(1).max(64),
+  /** Image translations waiting for a turn; past this, 503 with Retry-After. */
+  maxQueuedImages: z.number().int().min(0).max(1000),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
@@ -152,6 +170,14 @@ const KEYS: KeySpec[] = [
   { env: 'BATCH_ACROSS_STREAMS', key: 'batchAcrossStreams', parse: str },
   { env: 'MAX_BATCH', key: 'maxBatch', parse: int },
   { env: 'MODEL_PRECISION', key: 'modelPrecision', parse: str },
+  { env: 'MAX_JOB_DURATION_S', key: 'maxJobDurationS', parse: num },
+  { env: 'MAX_JOB_FRAMES', key: 'maxJobFrames', parse: int },
+  { env: 'MAX_QUEUED_JOBS', key: 'maxQueuedJobs', parse: int },
+  { env: 'MAX_QUEUED_JOBS_PER_CLIENT', key: 'maxQueuedJobsPerClient', parse: int },
+  { env: 'MAX_JOB_TOKENS_PER_REQUEST', key: 'maxJobTokensPerRequest', parse: int },
+  { env: 'MAX_IMAGE_ASPECT_RATIO', key: 'maxImageAspectRatio', parse: num },
+  { env: 'MAX_CONCURRENT_IMAGES', key: 'maxConcurrentImages', parse: int },
+  { env: 'MAX_QUEUED_IMAGES', key: 'maxQueuedImages', parse: int },
 ];
 
 export function defaultConfig(root: string = process.cwd()): z.infer<typeof configSchema> {
@@ -204,6 +230,17 @@ export function defaultConfig(root: string = process.cwd()): z.infer<typeof conf
     batchAcrossStreams: 'auto',
     maxBatch: 8,
     modelPrecision: 'auto',
+    // Ten minutes of video at up to 30 fps: about as long again to translate on 2 CPU cores.
+    maxJobDurationS: 600,
+    maxJobFrames: 18_000,
+    maxQueuedJobs: 20,
+    maxQueuedJobsPerClient: 3,
+    maxJobTokensPerRequest: 100,
+    // Panoramas up to 10:1; a 100000x100 strip is refused before it is decoded.
+    maxImageAspectRatio: 10,
+    // Each running image holds a generator and a few full-size buffers (up to MAX_IMAGE_PIXELS).
+    maxConcurrentImages: 2,
+    maxQueuedImages: 8,
   };
 }
 

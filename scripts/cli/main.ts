@@ -80,21 +80,6 @@ export interface CliIo {
 
 const IMAGE_EXT: Record<string, ImageFormat> = { '.jpg': 'jpeg', '.jpeg': 'jpeg', '.png': 'png', '.webp': 'webp' };
 
-/** JPEG, PNG and WebP by their first bytes; everything else goes to the video probe. */
-async function sniffImage(file: string): Promise<boolean> {
-  const fh = await open(file, 'r');
-  try {
-    const head = Buffer.alloc(12);
-    const { bytesRead } = await fh.read(head, 0, 12, 0);
-    const b = head.subarray(0, bytesRead);
-    if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return true;
-    if (b.length >= 8 && b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return true;
-    return b.length >= 12 && b.toString('latin1', 0, 4) === 'RIFF' && b.toString('latin1', 8, 12) === 'WEBP';
-  } finally {
-    await fh.close();
-  }
-}
-
 function parseSize(raw: string | undefined): { width: number | null; height: number | null } | null {
   if (raw === undefined) return null;
   const m = /^(\d+)?[xX](\d+)?$/.exec(raw.trim());
@@ -206,7 +191,7 @@ async function translateCommand(args: string[], io: CliIo): Promise<number> {
     overrides.providers = list as ExecutionProviderName[];
   }
   const size = parseSize(values.size);
-  const { loadConfig, createInferenceHost, probeVideo, resolveOutputSize, translateImage, translateVideo } = await heavy();
+  const { loadConfig, createInferenceHost, probeVideo, resolveOutputSize, sniffFile, translateImage, translateVideo } = await heavy();
   const config = loadConfig({ env: io.env, root: REPO_ROOT, overrides: { ...overrides, web: false } });
 
   try {
@@ -231,7 +216,9 @@ async function translateCommand(args: string[], io: CliIo): Promise<number> {
     return EXIT.output;
   }
 
-  const isImage = await sniffImage(input);
+  // By its first bytes, never its name; anything but an accepted image goes to the video probe,
+  // which opens only MP4/MOV and Matroska/WebM, with their own demuxers (server/jobs/formats.ts).
+  const isImage = (await sniffFile(input)).kind === 'image';
   const outExt = path.extname(output).toLowerCase();
   const imageFormat = IMAGE_EXT[outExt];
   if (isImage && !imageFormat) throw new UsageError(`the input is an image: name the output .jpg, .png or .webp (got ${outExt || 'no extension'})`);
@@ -271,6 +258,7 @@ async function translateCommand(args: string[], io: CliIo): Promise<number> {
         generator,
         processingShortSidePx: config.processingShortSidePx,
         maxPixels: config.maxImagePixels,
+        maxAspectRatio: config.maxImageAspectRatio,
         format: imageFormat,
       });
       await writeResult(partial, output, res.data);

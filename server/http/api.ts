@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
 import type { JobManager } from '../jobs/index.js';
 import type { HealthResponse, ModelSummary } from '../signaling/index.js';
 import { handleJobsApi } from './jobs-api.js';
@@ -10,6 +11,9 @@ export interface ApiDeps {
   models(): Promise<ModelSummary[]>;
   /** Video jobs and image translation (/api/jobs*, /api/translate/image); absent: those routes 404. */
   jobs?: JobManager;
+  /** X-Job-Tokens entries taken per request (MAX_JOB_TOKENS_PER_REQUEST); default 100. */
+  maxJobTokensPerRequest?: number;
+  logger?: Pick<Logger, 'warn' | 'error'>;
 }
 
 /** Handles /api/* and returns true, or returns false so the caller can pass the request on. */
@@ -25,7 +29,9 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, deps:
       sendJson(res, 200, await deps.models());
       return true;
     }
-    if (deps.jobs && (await handleJobsApi(req, res, url, deps.jobs))) return true;
+    if (deps.jobs && (await handleJobsApi(req, res, url, { jobs: deps.jobs, maxTokensPerRequest: deps.maxJobTokensPerRequest ?? 100, logger: deps.logger }))) {
+      return true;
+    }
     sendJson(res, 404, { error: { code: 'NOT_FOUND', message: `no route ${req.method} ${url.pathname}` } });
   } catch (err) {
     sendError(res, err);

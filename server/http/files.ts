@@ -56,6 +56,8 @@ export async function sendFile(req: IncomingMessage, res: ServerResponse, file: 
     'last-modified': mtime.toUTCString(),
     etag,
     'cache-control': 'no-cache',
+    // The type is the server's, from the detected container: browsers must not guess another.
+    'x-content-type-options': 'nosniff',
   };
   if (opts.disposition) headers['content-disposition'] = contentDisposition(opts.disposition);
 

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { CycleStreamError, UnauthorizedError, ViewerLimitError } from '../shared/errors.js';
+import { CycleStreamError, UnauthorizedError } from '../shared/errors.js';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
@@ -16,7 +16,9 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 export function sendError(res: ServerResponse, err: unknown, headers: Record<string, string> = {}): void {
   if (err instanceof CycleStreamError) {
     const extra: Record<string, string> = { ...headers };
-    if (err instanceof ViewerLimitError) extra['retry-after'] = String(err.retryAfterS);
+    // Every refusal that says when to come back (viewer limit, busy, too many requests) says it here.
+    const retryAfterS = (err as { retryAfterS?: unknown }).retryAfterS;
+    if (typeof retryAfterS === 'number') extra['retry-after'] = String(Math.max(1, Math.ceil(retryAfterS)));
     if (err instanceof UnauthorizedError) extra['www-authenticate'] = 'Bearer';
     sendJson(res, err.status, { error: err.toJSON() }, extra);
     return;

@@ -7,7 +7,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import busboy from 'busboy';
-import { BadRequestError, CycleStreamError, UnsupportedMediaError, UploadTooLargeError } from '../shared/errors.js';
+import { BadRequestError, CycleStreamError, UnsupportedMediaError, UploadTooLargeError, asCycleStreamError } from '../shared/errors.js';
 
 export interface ReceivedUpload {
   /** The stored file; removed by whoever handles it next. */
@@ -24,6 +24,12 @@ export interface UploadOptions {
   maxBytes: number;
   /** Name of the multipart file field. Default "file". */
   fileField?: string;
+  /**
+   * Called when the file part begins, with the fields sent before it: throwing refuses the
+   * upload before a byte of the file is stored. Fields after the file are never seen here,
+   * so clients must send them first (FormData keeps the order they were set in).
+   */
+  beforeFile?: (fields: Readonly<Record<string, string>>) => Promise<void> | void;
 }
 
 /** Room for multipart boundaries and a few small fields on top of the file itself. */
@@ -63,7 +69,7 @@ export function receiveMultipart(req: IncomingMessage, opts: UploadOptions): Pro
   return new Promise<ReceivedUpload>((resolve, reject) => {
     const fields: Record<string, string> = {};
     let out: WriteStream | null = null;
-    let written: Promise<void> | null = null;
+    let written: Promise<unknown> | null = null;
     let filename = '';
     let mimeType = '';
     let bytes = 0;
@@ -96,23 +102,32 @@ export function receiveMultipart(req: IncomingMessage, opts: UploadOptions): Pro
       fields[name] = value;
     });
     bb.on('file', (name, stream, info) => {
-      if (name !== fileField || out) {
+      if (name !== fileField || written) {
         stream.resume();
         return;
       }
       filename = info.filename ?? '';
       mimeType = info.mimeType;
-      const file = createWriteStream(opts.path, { flags: 'wx' });
-      out = file;
-      stream.on('data', (chunk: Buffer) => {
-        bytes += chunk.length;
-      });
       stream.on('limit', () => fail(tooLarge(opts.maxBytes)));
-      stream.pipe(file, { end: false });
-      written = new Promise<void>((res, rej) => {
-        stream.once('end', () => res());
-        stream.once('error', rej);
-        file.once('error', rej);
+      // The file part is not read (busboy holds the request back) until the fields before it pass.
+      const checked = Promise.resolve().then(() => opts.beforeFile?.({ ...fields }));
+      written = checked.then(() => {
+        if (settled) return;
+        const file = createWriteStream(opts.path, { flags: 'wx' });
+        out = file;
+        stream.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+        });
+        stream.pipe(file, { end: false });
+        return new Promise<void>((res, rej) => {
+          stream.once('end', () => res());
+          stream.once('error', rej);
+          file.once('error', rej);
+        });
+      });
+      checked.catch((err: unknown) => {
+        stream.resume();
+        fail(asCycleStreamError(err, BadRequestError));
       });
       // After a failure nobody waits for it any more; the failure itself was already reported.
       written.catch(() => undefined);
@@ -120,19 +135,24 @@ export function receiveMultipart(req: IncomingMessage, opts: UploadOptions): Pro
     bb.on('error', (err: Error) => fail(new BadRequestError(`bad multipart request: ${err.message}`)));
     bb.on('close', () => {
       if (settled) return;
-      if (!out || !written) {
+      if (!written) {
         fail(new BadRequestError(`no "${fileField}" file in the request`));
         return;
       }
-      const file: WriteStream = out;
       written
-        .then(() => syncAndClose(file))
+        .then(() => {
+          if (settled) return;
+          if (!out) throw new Error('the file part was not stored');
+          return syncAndClose(out);
+        })
         .then(() => {
           if (settled) return;
           settled = true;
           resolve({ path: opts.path, filename, mimeType, bytes, fields });
         })
-        .catch((err: unknown) => fail(new BadRequestError(`storing the upload failed: ${(err as Error).message}`)));
+        .catch((err: unknown) =>
+          fail(err instanceof CycleStreamError ? err : new BadRequestError(`storing the upload failed: ${(err as Error).message}`)),
+        );
     });
     req.on('aborted', () => fail(new BadRequestError('the upload was interrupted')));
     req.on('error', () => fail(new BadRequestError('the upload was interrupted')));

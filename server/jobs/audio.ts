@@ -7,7 +7,7 @@ import { Decoder, Encoder, avRescaleQ, type Frame, type Packet, type Stream } fr
 import { AV_CODEC_FLAG_GLOBAL_HEADER, AV_NOPTS_VALUE, FF_ENCODER_AAC } from 'node-av/constants';
 import type { IRational } from 'node-av';
 import { CodecError, asCycleStreamError } from '../shared/errors.js';
-import type { Mp4Writer } from './media.js';
+import type { Mp4Writer } from './mp4-writer.js';
 
 export interface AudioPath {
   readonly action: 'copy' | 'aac';

@@ -1,4 +1,17 @@
-export { JobManager, type JobManagerOptions, type JobsConfig, type SubmitRequest } from './manager.js';
+export { JobManager, type JobManagerOptions, type JobRequest, type JobsConfig, type SubmitRequest } from './manager.js';
+export { JobStore, type JobRow } from './store.js';
+export type { JobCredentials } from './access.js';
+export {
+  ACCEPTED_VIDEO_TEXT,
+  IMAGE_CONTAINERS,
+  VIDEO_CONTAINERS,
+  sniffBytes,
+  sniffFile,
+  storedContentType,
+  type ImageContainer,
+  type Sniffed,
+  type VideoContainer,
+} from './formats.js';
 export { probeVideo, type ProbeLimits, type VideoProbe } from './probe.js';
 export {
   outputBitrateKbps,

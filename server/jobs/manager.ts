@@ -4,34 +4,41 @@
  * cancels, resumes after a restart (a job that was running starts again from its first
  * frame) and deletes ended jobs after their time to live.
  *
+ * A job belongs to whoever holds its token: a random capability returned once by submit(),
+ * stored only as its SHA-256 (see access.ts). The queue is capped globally and per client.
+ *
+ * Store errors (SQLite: disk full, database locked) met in timers and callbacks fail the job
+ * they concern, or are retried, and are logged; they never reach the event loop.
+ *
  * Data folder layout: jobs.sqlite, uploads/<random>.part (uploads in flight, never accepted
- * yet), jobs/<id>/input.<ext>, jobs/<id>/output.partial.mp4 while running, jobs/<id>/result.mp4.
+ * yet), jobs/<id>/input.<ext of the detected container>, jobs/<id>/output.partial.mp4 while
+ * running, jobs/<id>/result.mp4.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pino } from 'pino';
 import type { Config } from '../config.js';
-import { assertModelId, listModels, type InferenceHost, type StageLogger } from '../inference/index.js';
-import type { JobInfo, JobProgress, JobSource } from '../signaling/index.js';
+import type { InferenceHost, StageLogger } from '../inference/index.js';
+import type { JobCreated, JobInfo, JobProgress } from '../signaling/index.js';
 import {
-  BadRequestError,
   ClosedError,
-  CycleStreamError,
-  InferenceError,
-  JobAbandonedError,
   JobCancelledError,
   JobNotFoundError,
   JobStateError,
-  ModelNotFoundError,
+  StoreError,
   asCycleStreamError,
 } from '../shared/errors.js';
+import { hashToken, tokenIsOneOf } from '../shared/tokens.js';
+import { authorizeRow, type JobCredentials } from './access.js';
+import { ImageTranslator } from './images.js';
+import { toJobInfo } from './job-info.js';
+import { assertModelAvailable, checkJobRequest, type JobRequest, checkQueueCapacity, probeUpload, storeUpload } from './intake.js';
 import { GeneratorPool } from './pool.js';
-import { probeVideo, type VideoProbe } from './probe.js';
 import { JobStore, type JobRow } from './store.js';
-import { translateImage, type ImageResult } from './translate-image.js';
-import { resolveOutputSize, translateVideo } from './translate-video.js';
+import { JobRunner } from './runner.js';
+import type { ImageResult } from './translate-image.js';
 
 export type JobsConfig = Pick<
   Config,
@@ -45,6 +52,14 @@ export type JobsConfig = Pick<
   | 'maxVideoWidthPx'
   | 'maxVideoHeightPx'
   | 'maxImagePixels'
+  | 'maxJobDurationS'
+  | 'maxJobFrames'
+  | 'maxQueuedJobs'
+  | 'maxQueuedJobsPerClient'
+  | 'maxImageAspectRatio'
+  | 'maxConcurrentImages'
+  | 'maxQueuedImages'
+  | 'operatorTokens'
 >;
 
 export interface JobManagerOptions {
@@ -55,65 +70,33 @@ export interface JobManagerOptions {
   onProgress?: (progress: JobProgress) => void;
   /** Progress events per job at most this often. Default 250 ms. */
   progressIntervalMs?: number;
+  /** Opens the job store; tests pass one that fails on cue. Default: a JobStore on the file. */
+  openStore?: (file: string) => JobStore;
 }
 
-export interface SubmitRequest {
+export type { JobRequest };
+
+export interface SubmitRequest extends JobRequest {
   /** The upload, somewhere under uploadsDir; moved into the job's folder when accepted. */
   tempPath: string;
-  /** Name the client gave the file (shown in lists, never used as a path). */
+  /** Name the client gave the file (shown in lists, never used as a path or to pick a demuxer). */
   inputName: string;
-  modelId: string;
-  smoothing?: number;
-  outputWidth?: number | null;
-  outputHeight?: number | null;
-}
-
-/** A job that keeps being interrupted (say it crashes the process) gives up after this many starts. */
-const MAX_ATTEMPTS = 3;
-const PROGRESS_SAVE_MS = 2000;
-const SPEED_WINDOW_MS = 5000;
-
-interface Running {
-  controller: AbortController;
-  done: Promise<void>;
-  framesDone: number;
-  framesTotal: number;
-  samples: { atMs: number; frames: number }[];
-  lastEmitMs: number;
-  lastSaveMs: number;
-}
-
-function safeExtension(name: string): string {
-  const ext = path.extname(name).toLowerCase();
-  return /^\.[a-z0-9]{1,8}$/.test(ext) ? ext : '.bin';
-}
-
-function toSource(p: VideoProbe): JobSource {
-  return {
-    container: p.container,
-    videoCodec: p.video.codec,
-    width: p.video.width,
-    height: p.video.height,
-    fps: Math.round(p.video.fps * 1000) / 1000,
-    frames: p.video.frames,
-    durationS: Math.round(p.durationS * 1000) / 1000,
-    audioCodec: p.audio?.codec ?? null,
-    audio: p.audio?.action ?? 'none',
-  };
+  /** The client's address, for the per-client queue limit. */
+  client?: string;
 }
 
 export class JobManager {
   readonly #config: JobsConfig;
   readonly #store: JobStore;
   readonly #pool: GeneratorPool;
+  readonly #images: ImageTranslator;
+  readonly #runner: JobRunner;
   readonly #log: StageLogger;
-  readonly #running = new Map<string, Running>();
   readonly #opts: JobManagerOptions;
   readonly #sweepTimer: NodeJS.Timeout;
   readonly uploadsDir: string;
   readonly #jobsDir: string;
   #closing: Promise<void> | null = null;
-  #scheduled = false;
 
   constructor(opts: JobManagerOptions) {
     this.#opts = opts;
@@ -124,14 +107,26 @@ export class JobManager {
     this.#jobsDir = path.join(dataDir, 'jobs');
     mkdirSync(this.uploadsDir, { recursive: true });
     mkdirSync(this.#jobsDir, { recursive: true });
-    this.#store = new JobStore(path.join(dataDir, 'jobs.sqlite'));
+    const file = path.join(dataDir, 'jobs.sqlite');
+    this.#store = opts.openStore ? opts.openStore(file) : new JobStore(file);
     this.#pool = new GeneratorPool({ host: opts.host });
+    this.#images = new ImageTranslator(this.#config, this.#pool);
+    this.#runner = new JobRunner({
+      store: this.#store,
+      pool: this.#pool,
+      jobsDir: this.#jobsDir,
+      jobConcurrency: this.#config.jobConcurrency,
+      log: this.#log,
+      onChange: (id) => this.#emitUpdate(id),
+      onProgress: opts.onProgress,
+      progressIntervalMs: opts.progressIntervalMs,
+    });
     this.#recover();
     this.sweep();
     const ttlMs = this.#config.jobTtlHours * 3_600_000;
     this.#sweepTimer = setInterval(() => this.sweep(), Math.max(60_000, Math.min(ttlMs / 4, 3_600_000)));
     this.#sweepTimer.unref();
-    this.#schedule();
+    this.#runner.schedule();
   }
 
   get maxUploadBytes(): number {
@@ -157,14 +152,19 @@ export class JobManager {
     }
   }
 
-  /** Deletes ended jobs past their time to live; returns how many. */
+  /** Deletes ended jobs past their time to live; returns how many. Runs from a timer: never throws. */
   sweep(nowMs = Date.now()): number {
     if (this.#closing) return 0;
-    const cutoff = nowMs - this.#config.jobTtlHours * 3_600_000;
-    const ids = this.#store.expired(cutoff);
-    for (const id of ids) this.#deleteJob(id);
-    if (ids.length) this.#log.info({ jobs: ids.length }, 'expired jobs deleted');
-    return ids.length;
+    try {
+      const cutoff = nowMs - this.#config.jobTtlHours * 3_600_000;
+      const ids = this.#store.expired(cutoff);
+      for (const id of ids) this.#deleteJob(id);
+      if (ids.length) this.#log.info({ jobs: ids.length }, 'expired jobs deleted');
+      return ids.length;
+    } catch (err) {
+      this.#log.error({ err: asCycleStreamError(err, StoreError).message }, 'job clean-up failed; trying again at the next sweep');
+      return 0;
+    }
   }
 
   #deleteJob(id: string): void {
@@ -174,70 +174,67 @@ export class JobManager {
     if (row) this.#opts.onUpdate?.({ ...this.#info(row), state: 'deleted' });
   }
 
-  async #assertModel(modelId: string): Promise<string> {
-    const id = assertModelId(modelId);
-    const listing = await listModels(this.#config.modelsDir);
-    if (!listing.models.some((m) => m.id === id)) throw new ModelNotFoundError(`model ${id} not found`);
-    return id;
+  /** Refuses a new job when the queue (503), or this client's share of it (429), is full. */
+  checkCapacity(client?: string): void {
+    if (this.#closing) throw new ClosedError('the server is shutting down');
+    checkQueueCapacity(this.#store, this.#config, client);
   }
 
-  /** Validates a job request before its upload is read in full (cheap checks only). */
-  async checkRequest(req: { modelId: string; smoothing?: number }): Promise<void> {
-    await this.#assertModel(req.modelId);
-    if (req.smoothing !== undefined && !(req.smoothing >= 0 && req.smoothing <= 1)) {
-      throw new BadRequestError(`smoothing must be between 0 and 1, got ${req.smoothing}`);
-    }
+  /** Validates a job request (model, smoothing, output size) before its upload is read. Returns the model id. */
+  checkRequest(req: JobRequest): Promise<string> {
+    return checkJobRequest(this.#config, req);
+  }
+
+  /** Refuses an image translation now if the image queue is full (before the upload is read). */
+  checkImageCapacity(): void {
+    if (this.#closing) throw new ClosedError('the server is shutting down');
+    this.#images.checkCapacity();
   }
 
   /**
    * Probes an upload and, if it is a video the runner can translate, accepts it as a queued
-   * job. The temp file is moved (or, when refused, deleted) in every case.
+   * job and returns it with its token (the only time the token is seen). The temp file is
+   * moved (or, when refused, deleted) in every case.
    */
-  async submit(req: SubmitRequest): Promise<JobInfo> {
+  async submit(req: SubmitRequest): Promise<JobCreated> {
     try {
-      if (this.#closing) throw new ClosedError('the server is shutting down');
-      const modelId = await this.#assertModel(req.modelId);
-      const smoothing = req.smoothing ?? this.#config.smoothing;
-      if (!(smoothing >= 0 && smoothing <= 1)) throw new BadRequestError(`smoothing must be between 0 and 1, got ${smoothing}`);
-      for (const [k, v] of [['width', req.outputWidth], ['height', req.outputHeight]] as const) {
-        if (v !== null && v !== undefined && !(Number.isInteger(v) && v >= 16 && v <= Math.max(this.#config.maxVideoWidthPx, this.#config.maxVideoHeightPx))) {
-          throw new BadRequestError(`output ${k} ${v} is out of range (16..${Math.max(this.#config.maxVideoWidthPx, this.#config.maxVideoHeightPx)})`);
-        }
-      }
-      const probe = await probeVideo(req.tempPath, { maxWidthPx: this.#config.maxVideoWidthPx, maxHeightPx: this.#config.maxVideoHeightPx }, JSON.stringify(req.inputName));
-      const out = resolveOutputSize(probe.video, { width: req.outputWidth, height: req.outputHeight });
-      const limit = { w: this.#config.maxVideoWidthPx, h: this.#config.maxVideoHeightPx };
-      if (!((out.width <= limit.w && out.height <= limit.h) || (out.width <= limit.h && out.height <= limit.w))) {
-        throw new BadRequestError(`output size ${out.width}x${out.height} is above the limit ${limit.w}x${limit.h}`);
-      }
-
-      const id = randomUUID();
-      const dir = path.join(this.#jobsDir, id);
-      const inputFile = `input${safeExtension(req.inputName)}`;
-      mkdirSync(dir, { recursive: true });
-      await rename(req.tempPath, path.join(dir, inputFile));
-      const row = this.#store.insert({
-        id,
+      const modelId = await this.checkRequest(req);
+      this.checkCapacity(req.client);
+      const { probe, out } = await probeUpload(req.tempPath, JSON.stringify(req.inputName), { width: req.outputWidth, height: req.outputHeight }, this.#config);
+      // Checked again: the probe took time, and other uploads may have been accepted meanwhile.
+      this.checkCapacity(req.client);
+      const { row, token } = await storeUpload(this.#store, this.#jobsDir, this.#config, {
+        tempPath: req.tempPath,
+        inputName: req.inputName,
         modelId,
-        smoothing,
-        outputWidth: out.width,
-        outputHeight: out.height,
-        processingShortSidePx: this.#config.processingShortSidePx,
-        inputName: req.inputName.slice(0, 255),
-        inputFile,
-        inputBytes: probe.sizeBytes,
-        source: toSource(probe),
+        smoothing: req.smoothing ?? this.#config.smoothing,
+        client: req.client ?? null,
         probe,
-        framesTotal: probe.video.frames,
-        createdAtMs: Date.now(),
+        out,
       });
       const info = this.#info(row);
       this.#opts.onUpdate?.(info);
-      this.#schedule();
-      return info;
+      this.#runner.schedule();
+      return { ...info, token };
     } finally {
       await rm(req.tempPath, { force: true }).catch(() => undefined);
     }
+  }
+
+  /** The job, if the credentials hold its token (or an operator token); see access.ts for the errors. */
+  authorize(id: string, creds: JobCredentials): JobInfo {
+    return this.#info(authorizeRow(this.#store.get(id), id, creds));
+  }
+
+  /** For `job:watch` on socket.io: one token, the job's own or an operator token. */
+  authorizeWatch(id: string, token: string): JobInfo {
+    return this.authorize(id, this.credentials([token]));
+  }
+
+  /** Credentials from the tokens a caller presented: operator when one of them is an OPERATOR_TOKENS token. */
+  credentials(tokens: readonly string[]): JobCredentials {
+    const ops = this.#config.operatorTokens;
+    return { tokens, operator: ops.length > 0 && tokens.some((t) => tokenIsOneOf(t, ops)) };
   }
 
   get(id: string): JobInfo {
@@ -246,8 +243,15 @@ export class JobManager {
     return this.#info(row);
   }
 
+  /** Every job (newest first): for operators and tests. */
   list(): JobInfo[] {
     return this.#store.list().map((r) => this.#info(r));
+  }
+
+  /** The jobs these credentials may see: every job for an operator, else those whose tokens are presented. */
+  listFor(creds: JobCredentials): JobInfo[] {
+    const rows = creds.operator ? this.#store.list() : this.#store.listByTokenHashes(creds.tokens.map(hashToken));
+    return rows.map((r) => this.#info(r));
   }
 
   /** Where a done job's MP4 is. */
@@ -258,217 +262,55 @@ export class JobManager {
     return path.join(this.#jobsDir, id, 'result.mp4');
   }
 
-  async inputPath(id: string): Promise<{ path: string; name: string }> {
+  async inputPath(id: string): Promise<{ path: string; name: string; file: string }> {
     const row = this.#store.get(id);
     if (!row) throw new JobNotFoundError(`no job ${id}`);
-    return { path: path.join(this.#jobsDir, id, row.inputFile), name: row.inputName };
+    return { path: path.join(this.#jobsDir, id, row.inputFile), name: row.inputName, file: row.inputFile };
   }
 
   /**
-   * Cancels a queued or running job (waiting for the run to let go of its files), or deletes
-   * a job that has already ended. Returns the job as it now is, or null when deleted.
+   * Cancels a running job (waiting for the run to let go of its files; the upload stays until
+   * the job is deleted), or deletes a queued or ended job with its files at once. Returns the
+   * job as it now is, or null when deleted.
    */
   async cancel(id: string): Promise<JobInfo | null> {
     const row = this.#store.get(id);
     if (!row) throw new JobNotFoundError(`no job ${id}`);
-    if (row.state === 'done' || row.state === 'failed' || row.state === 'cancelled') {
-      if (this.#running.has(id)) await this.#running.get(id)!.done;
+    if (row.state !== 'running') {
+      await this.#runner.settled(id);
       this.#deleteJob(id);
       return null;
     }
     this.#store.markCancelled(id, Date.now());
-    const run = this.#running.get(id);
-    if (run) {
-      run.controller.abort(new JobCancelledError('cancelled by request'));
-      await run.done;
-    }
+    await this.#runner.stop(id, new JobCancelledError('cancelled by request'));
     const info = this.get(id);
     this.#opts.onUpdate?.(info);
     return info;
   }
 
-  /** Translates one image with a pooled generator. */
+  /** Translates one image with a pooled generator, within the image concurrency limit. */
   async translateImage(input: string | Buffer, modelId: string): Promise<ImageResult> {
     if (this.#closing) throw new ClosedError('the server is shutting down');
-    const id = await this.#assertModel(modelId);
-    const generator = await this.#pool.acquire(id);
-    let broken = false;
+    return this.#images.translate(input, await assertModelAvailable(this.#config.modelsDir, modelId));
+  }
+
+  /** Emits a job's current state; a store that fails here only costs the event. */
+  #emitUpdate(id: string): void {
     try {
-      return await translateImage({
-        input,
-        generator,
-        processingShortSidePx: this.#config.processingShortSidePx,
-        maxPixels: this.#config.maxImagePixels,
-      });
+      const row = this.#store.get(id);
+      if (row) this.#opts.onUpdate?.(this.#info(row));
     } catch (err) {
-      broken = err instanceof InferenceError;
-      throw err;
-    } finally {
-      await this.#pool.release(generator, broken);
+      this.#log.warn({ job: id, err: asCycleStreamError(err, StoreError).message }, 'job update not sent: the job store failed');
     }
-  }
-
-  #schedule(): void {
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    // Deferred so a burst of submits, or a run ending, schedules once.
-    setImmediate(() => {
-      this.#scheduled = false;
-      while (!this.#closing && this.#running.size < this.#config.jobConcurrency) {
-        const next = this.#store.nextQueued(new Set(this.#running.keys()));
-        if (!next) break;
-        this.#start(next);
-      }
-    });
-  }
-
-  #start(row: JobRow): void {
-    if (row.attempts >= MAX_ATTEMPTS) {
-      const err = new JobAbandonedError(`gave up after ${row.attempts} starts: the server stopped during each`);
-      this.#store.markFailed(row.id, Date.now(), err.code, err.message);
-      this.#opts.onUpdate?.(this.get(row.id));
-      return;
-    }
-    if (!this.#store.markRunning(row.id, Date.now())) return;
-    const controller = new AbortController();
-    const run: Running = {
-      controller,
-      done: Promise.resolve(),
-      framesDone: 0,
-      framesTotal: row.framesTotal,
-      samples: [],
-      lastEmitMs: 0,
-      lastSaveMs: Date.now(),
-    };
-    this.#running.set(row.id, run);
-    this.#opts.onUpdate?.(this.get(row.id));
-    run.done = this.#execute(row, run).finally(() => {
-      this.#running.delete(row.id);
-      this.#schedule();
-    });
-  }
-
-  async #execute(row: JobRow, run: Running): Promise<void> {
-    const dir = path.join(this.#jobsDir, row.id);
-    const partial = path.join(dir, 'output.partial.mp4');
-    const result = path.join(dir, 'result.mp4');
-    let generator = null;
-    let broken = false;
-    try {
-      generator = await this.#pool.acquire(row.modelId);
-      const res = await translateVideo({
-        inputPath: path.join(dir, row.inputFile),
-        outputPath: partial,
-        probe: row.probe,
-        generator,
-        smoothing: row.smoothing,
-        processingShortSidePx: row.processingShortSidePx,
-        outputSize: { width: row.outputWidth, height: row.outputHeight },
-        signal: run.controller.signal,
-        onProgress: (p) => this.#onProgress(row.id, run, p.framesDone, p.framesTotal),
-      });
-      // Durable before it is announced: the result must not vanish with a crash right after "done".
-      const fh = await open(partial, 'r+');
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(partial, result);
-      const { size } = await stat(result);
-      if (this.#store.markDone(row.id, Date.now(), size, res.frames)) {
-        this.#log.info({ job: row.id, frames: res.frames, audio: res.audio }, 'job done');
-      } else {
-        // Cancelled between the last frame and here: the cancel wins.
-        await rm(result, { force: true });
-      }
-    } catch (err) {
-      await rm(partial, { force: true }).catch(() => undefined);
-      if (run.controller.signal.aborted) {
-        // Shutting down: back to the queue for the next start. Otherwise cancel() already marked it.
-        if (this.#closing) this.#store.requeue(row.id);
-      } else {
-        const e = asCycleStreamError(err, InferenceError);
-        broken = e instanceof InferenceError;
-        this.#store.markFailed(row.id, Date.now(), e.code, e.message);
-        this.#log.warn({ job: row.id, err: e.message, code: e.code }, 'job failed');
-      }
-    } finally {
-      if (generator) await this.#pool.release(generator, broken);
-    }
-    const after = this.#store.get(row.id);
-    if (after) this.#opts.onUpdate?.(this.#info(after));
-  }
-
-  #onProgress(id: string, run: Running, framesDone: number, framesTotal: number): void {
-    const now = Date.now();
-    run.framesDone = framesDone;
-    run.framesTotal = framesTotal;
-    run.samples.push({ atMs: now, frames: framesDone });
-    while (run.samples.length > 2 && now - run.samples[0]!.atMs > SPEED_WINDOW_MS) run.samples.shift();
-    if (now - run.lastSaveMs >= PROGRESS_SAVE_MS) {
-      run.lastSaveMs = now;
-      this.#store.saveProgress(id, framesDone, framesTotal);
-    }
-    const interval = this.#opts.progressIntervalMs ?? 250;
-    if (now - run.lastEmitMs >= interval || framesDone === framesTotal) {
-      run.lastEmitMs = now;
-      this.#opts.onProgress?.(this.#progress(id, 'running', run));
-    }
-  }
-
-  #progress(id: string, state: JobInfo['state'], run: Running): JobProgress {
-    const first = run.samples[0];
-    const last = run.samples[run.samples.length - 1];
-    let fps = 0;
-    if (first && last && last.atMs > first.atMs) fps = ((last.frames - first.frames) * 1000) / (last.atMs - first.atMs);
-    const remaining = Math.max(0, run.framesTotal - run.framesDone);
-    return {
-      id,
-      state,
-      framesDone: run.framesDone,
-      framesTotal: run.framesTotal,
-      fps: Math.round(fps * 100) / 100,
-      etaS: fps > 0 ? Math.round((remaining / fps) * 10) / 10 : null,
-    };
   }
 
   #info(row: JobRow): JobInfo {
-    const run = row.state === 'running' ? this.#running.get(row.id) : undefined;
-    const progress: JobProgress = run
-      ? this.#progress(row.id, row.state, run)
-      : {
-          id: row.id,
-          state: row.state,
-          framesDone: row.framesDone,
-          framesTotal: row.framesTotal,
-          fps: 0,
-          etaS: row.state === 'done' ? 0 : null,
-        };
-    const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-    return {
-      ...progress,
-      modelId: row.modelId,
-      smoothing: row.smoothing,
-      outputWidth: row.outputWidth,
-      outputHeight: row.outputHeight,
-      inputName: row.inputName,
-      inputBytes: row.inputBytes,
-      source: row.source,
-      attempts: row.attempts,
-      createdAt: iso(row.createdAtMs)!,
-      startedAt: iso(row.startedAtMs),
-      finishedAt: iso(row.finishedAtMs),
-      error: row.errorCode ? { code: row.errorCode as CycleStreamError['code'], message: row.errorMessage ?? '' } : null,
-      resultBytes: row.resultBytes,
-      resultUrl: row.state === 'done' ? `/api/jobs/${row.id}/result` : null,
-      inputUrl: `/api/jobs/${row.id}/input`,
-    };
+    return toJobInfo(row, row.state === 'running' ? this.#runner.counters(row.id) : undefined);
   }
 
   /** Jobs now running (their ids). */
   runningIds(): string[] {
-    return [...this.#running.keys()];
+    return this.#runner.runningIds();
   }
 
   /**
@@ -478,9 +320,8 @@ export class JobManager {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       clearInterval(this.#sweepTimer);
-      const runs = [...this.#running.values()];
-      for (const r of runs) r.controller.abort(new JobCancelledError('the server is shutting down'));
-      await Promise.all(runs.map((r) => r.done.catch(() => undefined)));
+      this.#images.close();
+      await this.#runner.close(new JobCancelledError('the server is shutting down'));
       await this.#pool.close();
       this.#store.close();
     })();

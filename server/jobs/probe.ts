@@ -1,8 +1,10 @@
 /**
  * Decides whether an upload is a video the runner can translate, before the upload is
- * accepted: container readable, a video stream present, its codec decodable by the codec
- * stage, dimensions within limits, every packet present (a cut-off file is caught here, not
- * halfway through the job) and the first frame actually decodes.
+ * accepted: an allowed container (formats.ts) opened with its own demuxer, a video stream
+ * present, its codec decodable by the codec stage; size, duration and frame count within
+ * limits by the container header, before anything else is read; then every packet present (a
+ * cut-off file is caught here, not halfway through the job; packets are read, not decoded,
+ * and the read stops at the frame limit) and the first frame actually decodes.
  */
 import { stat } from 'node:fs/promises';
 import { Packet } from 'node-av';
@@ -14,6 +16,7 @@ import {
   InvalidMediaError,
   NoVideoError,
   UnsupportedCodecError,
+  VideoTooLongError,
 } from '../shared/errors.js';
 import {
   AVERROR_EOF,
@@ -28,15 +31,22 @@ import {
   openMediaInput,
   pipelineDecoderFor,
 } from './media.js';
+import type { VideoContainer } from './formats.js';
 
 export interface ProbeLimits {
   maxWidthPx: number;
   maxHeightPx: number;
+  /** Longest duration taken; default no limit (the CLI). */
+  maxDurationS?: number;
+  /** Most video frames taken; default no limit. */
+  maxFrames?: number;
 }
 
 export interface VideoProbe {
   /** FFmpeg's demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2" or "matroska,webm". */
   readonly container: string;
+  /** The container its first bytes show (formats.ts); the stored file is named after it. */
+  readonly format: VideoContainer;
   readonly sizeBytes: number;
   readonly durationS: number;
   readonly video: {
@@ -67,7 +77,7 @@ function fitsLimits(width: number, height: number, limits: ProbeLimits): boolean
 export async function probeVideo(path: string, limits: ProbeLimits, label = 'the file'): Promise<VideoProbe> {
   const { size } = await stat(path);
   if (size === 0) throw new InvalidMediaError(`${label} is empty (0 bytes)`);
-  const ctx = await openMediaInput(path, label);
+  const { ctx, container: format } = await openMediaInput(path, label);
   try {
     const container = ctx.iformat?.name ?? 'unknown';
     const stream = findVideoStream(ctx);
@@ -86,6 +96,14 @@ export async function probeVideo(path: string, limits: ProbeLimits, label = 'the
     if (!fitsLimits(width, height, limits)) {
       throw new FrameTooLargeError(`${label} is ${width}x${height}; the limit is ${limits.maxWidthPx}x${limits.maxHeightPx} (either orientation)`);
     }
+    const maxFrames = limits.maxFrames ?? Infinity;
+    const maxDurationS = limits.maxDurationS ?? Infinity;
+    const headerDurationS = ctx.duration > 0n ? Number(ctx.duration) / 1e6 : 0;
+    if (headerDurationS > maxDurationS) {
+      throw new VideoTooLongError(`${label} lasts ${headerDurationS.toFixed(1)} s; the limit is ${maxDurationS} s`);
+    }
+    const headerFrames = Number(stream.nbFrames);
+    if (headerFrames > maxFrames) throw new VideoTooLongError(`${label} has ${headerFrames} frames; the limit is ${maxFrames}`);
 
     const audioStream = findAudioStream(ctx);
     let audio: VideoProbe['audio'] = null;
@@ -115,6 +133,8 @@ export async function probeVideo(path: string, limits: ProbeLimits, label = 'the
         }
         if (pkt.streamIndex === stream.index) {
           frames++;
+          // A container without counts in its header is still stopped here, not at its end.
+          if (frames > maxFrames) throw new VideoTooLongError(`${label} has more than ${maxFrames} frames; the limit is ${maxFrames}`);
           if ((pkt.flags & AV_PKT_FLAG_CORRUPT) !== 0) corrupt++;
           if (decodedFrames === 0 && tried < FIRST_FRAME_PACKETS && pkt.data) {
             tried++;
@@ -155,8 +175,10 @@ export async function probeVideo(path: string, limits: ProbeLimits, label = 'the
     let fps = rate.num > 0 && rate.den > 0 ? rate.num / rate.den : 0;
     if (!(fps > 0 && fps <= 1000)) fps = durationS > 0 ? frames / durationS : 25;
     if (!(durationS > 0)) durationS = frames / fps;
+    if (durationS > maxDurationS) throw new VideoTooLongError(`${label} lasts ${durationS.toFixed(1)} s; the limit is ${maxDurationS} s`);
     return {
       container,
+      format,
       sizeBytes: size,
       durationS,
       video: { index: stream.index, codec, width, height, fps, frames },

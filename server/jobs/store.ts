@@ -32,6 +32,10 @@ export interface JobRow {
   createdAtMs: number;
   startedAtMs: number | null;
   finishedAtMs: number | null;
+  /** SHA-256 (hex) of the job's token; null for jobs made before tokens (operators only). */
+  tokenHash: string | null;
+  /** Address of the client that made the job, for the per-client queue limit. */
+  client: string | null;
 }
 
 interface DbRow {
@@ -56,6 +60,8 @@ interface DbRow {
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
+  token_hash: string | null;
+  client: string | null;
 }
 
 const SCHEMA = `
@@ -86,6 +92,12 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, seq);
 `;
 
+/** Columns added since the first schema; a database from before gets them on open. */
+const ADDED_COLUMNS: [name: string, sql: string][] = [
+  ['token_hash', 'ALTER TABLE jobs ADD COLUMN token_hash TEXT'],
+  ['client', 'ALTER TABLE jobs ADD COLUMN client TEXT'],
+];
+
 function fromDb(r: DbRow): JobRow {
   return {
     id: r.id,
@@ -109,10 +121,15 @@ function fromDb(r: DbRow): JobRow {
     createdAtMs: r.created_at,
     startedAtMs: r.started_at,
     finishedAtMs: r.finished_at,
+    tokenHash: r.token_hash ?? null,
+    client: r.client ?? null,
   };
 }
 
 export type NewJob = Omit<JobRow, 'state' | 'framesDone' | 'attempts' | 'errorCode' | 'errorMessage' | 'resultBytes' | 'startedAtMs' | 'finishedAtMs'>;
+
+/** SQL list of the states a job holds a queue place in. */
+const ACTIVE = "('queued', 'running')";
 
 export class JobStore {
   readonly #db: Database.Database;
@@ -123,14 +140,17 @@ export class JobStore {
     // FULL: a committed insert is on disk before the upload is acknowledged.
     this.#db.pragma('synchronous = FULL');
     this.#db.exec(SCHEMA);
+    const have = new Set((this.#db.pragma('table_info(jobs)') as { name: string }[]).map((c) => c.name));
+    for (const [name, sql] of ADDED_COLUMNS) if (!have.has(name)) this.#db.exec(sql);
+    this.#db.exec('CREATE INDEX IF NOT EXISTS jobs_token ON jobs (token_hash)');
   }
 
   insert(job: NewJob): JobRow {
     this.#db
       .prepare(
         `INSERT INTO jobs (id, state, model_id, smoothing, output_width, output_height, processing_px, input_name, input_file,
-           input_bytes, source, probe, frames_total, created_at)
-         VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           input_bytes, source, probe, frames_total, created_at, token_hash, client)
+         VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         job.id,
@@ -146,6 +166,8 @@ export class JobStore {
         JSON.stringify(job.probe),
         job.framesTotal,
         job.createdAtMs,
+        job.tokenHash,
+        job.client,
       );
     return this.get(job.id)!;
   }
@@ -158,6 +180,25 @@ export class JobStore {
   /** Newest first. */
   list(limit = 200): JobRow[] {
     return this.#db.prepare<[number], DbRow>('SELECT * FROM jobs ORDER BY seq DESC LIMIT ?').all(limit).map(fromDb);
+  }
+
+  /** Newest first: the jobs whose token hashes are given. */
+  listByTokenHashes(hashes: readonly string[], limit = 200): JobRow[] {
+    if (hashes.length === 0) return [];
+    const marks = hashes.map(() => '?').join(', ');
+    return this.#db
+      .prepare<unknown[], DbRow>(`SELECT * FROM jobs WHERE token_hash IN (${marks}) ORDER BY seq DESC LIMIT ?`)
+      .all(...hashes, limit)
+      .map(fromDb);
+  }
+
+  /** Jobs holding a queue place (queued or running), over all clients or for one. */
+  countActive(client?: string): number {
+    const row =
+      client === undefined
+        ? this.#db.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM jobs WHERE state IN ${ACTIVE}`).get()
+        : this.#db.prepare<[string], { n: number }>(`SELECT COUNT(*) AS n FROM jobs WHERE state IN ${ACTIVE} AND client = ?`).get(client);
+    return row?.n ?? 0;
   }
 
   /** Oldest queued job, or null. */

@@ -2,11 +2,16 @@
  * One still image through the generator: sharp decodes (JPEG, PNG, WebP), orients and scales
  * to the processing size, the generator translates, and sharp scales back to the image's own
  * size and encodes it in the format it came in, transparency kept.
+ *
+ * Before sharp decodes anything: the first bytes must be JPEG, PNG or WebP (formats.ts; SVG,
+ * TIFF and the rest never reach libvips), and the header's pixel count and aspect ratio must be
+ * within limits. The model input is bounded whatever the aspect ratio (processingSizeWithin).
  */
 import sharp, { type Metadata } from 'sharp';
 import type { Generator } from '../inference/index.js';
 import { CycleStreamError, FrameTooLargeError, InvalidMediaError, UnsupportedMediaError } from '../shared/errors.js';
-import { processingSize } from '../shared/image.js';
+import { processingSizeWithin } from '../shared/image.js';
+import { readHead, sniffBytes, HEAD_BYTES } from './formats.js';
 
 export type ImageFormat = 'jpeg' | 'png' | 'webp';
 
@@ -23,8 +28,12 @@ export interface TranslateImageOptions {
   processingShortSidePx: number;
   /** Largest width x height decoded; bigger images are refused before decoding. */
   maxPixels: number;
+  /** Widest long side / short side decoded. */
+  maxAspectRatio: number;
   /** Output format; default the input's. */
   format?: ImageFormat;
+  /** The header as readImageHeader() returned it, when the caller checked it already. */
+  header?: ImageHeader;
 }
 
 export interface ImageResult {
@@ -39,11 +48,37 @@ function isImageFormat(f: string | undefined): f is ImageFormat {
   return f === 'jpeg' || f === 'png' || f === 'webp';
 }
 
-export async function translateImage(opts: TranslateImageOptions): Promise<ImageResult> {
-  const source = () => sharp(opts.input, { limitInputPixels: false, failOn: 'error' });
+/** The model never sees a long side above this many times the processing short side. */
+const MAX_PROCESSING_ASPECT = 4;
+
+async function assertAcceptedImage(input: string | Buffer): Promise<void> {
+  const head = typeof input === 'string' ? await readHead(input) : input.subarray(0, HEAD_BYTES);
+  if (head.length === 0) throw new InvalidMediaError('the image is empty (0 bytes)');
+  const sniffed = sniffBytes(head);
+  if (sniffed.kind === 'image') return;
+  if (sniffed.kind === 'unknown') throw new InvalidMediaError('not an image this server reads (JPEG, PNG or WebP expected)');
+  throw new UnsupportedMediaError(`this is ${sniffed.kind === 'video' ? `a ${sniffed.info.container} video` : sniffed.what}; send a JPEG, PNG or WebP image`);
+}
+
+/** What the header says, once it has passed the checks: read without decoding a pixel. */
+export interface ImageHeader {
+  readonly format: ImageFormat;
+  readonly width: number;
+  readonly height: number;
+  readonly orientation: number;
+  readonly hasAlpha: boolean;
+}
+
+/**
+ * Checks an image before anything decodes it: JPEG, PNG or WebP by its bytes, one frame, and
+ * within the pixel and aspect-ratio limits by its header. Cheap: no model, no decoding.
+ */
+export async function readImageHeader(input: string | Buffer, limits: { maxPixels: number; maxAspectRatio: number }): Promise<ImageHeader> {
+  await assertAcceptedImage(input);
   let meta: Metadata;
   try {
-    meta = await source().metadata();
+    // Header only; the limit is enforced on the numbers below, and again by libvips when decoding.
+    meta = await sharp(input, { limitInputPixels: false, failOn: 'error' }).metadata();
   } catch (err) {
     throw new InvalidMediaError(`not an image sharp can read (${(err as Error).message})`, { cause: err });
   }
@@ -54,14 +89,33 @@ export async function translateImage(opts: TranslateImageOptions): Promise<Image
   const rawW = meta.width ?? 0;
   const rawH = meta.height ?? 0;
   if (!(rawW > 0 && rawH > 0)) throw new InvalidMediaError('the image has no size');
-  if (rawW * rawH > opts.maxPixels) {
-    throw new FrameTooLargeError(`the image is ${rawW}x${rawH} (${(rawW * rawH / 1e6).toFixed(1)} MP); the limit is ${(opts.maxPixels / 1e6).toFixed(1)} MP`);
+  if (rawW * rawH > limits.maxPixels) {
+    throw new FrameTooLargeError(`the image is ${rawW}x${rawH} (${(rawW * rawH / 1e6).toFixed(1)} MP); the limit is ${(limits.maxPixels / 1e6).toFixed(1)} MP`);
   }
+  const aspect = Math.max(rawW, rawH) / Math.min(rawW, rawH);
+  if (aspect > limits.maxAspectRatio) {
+    throw new FrameTooLargeError(`the image is ${rawW}x${rawH}, an aspect ratio of ${aspect.toFixed(1)}:1; the limit is ${limits.maxAspectRatio}:1`);
+  }
+  return { format: meta.format, width: rawW, height: rawH, orientation: meta.orientation ?? 1, hasAlpha: meta.hasAlpha === true };
+}
+
+export async function translateImage(opts: TranslateImageOptions): Promise<ImageResult> {
+  const meta = opts.header ?? (await readImageHeader(opts.input, opts));
+  // limitInputPixels makes libvips itself refuse to decode past the limit, whatever the header claimed.
+  const source = () => sharp(opts.input, { limitInputPixels: opts.maxPixels, failOn: 'error', sequentialRead: true });
+  const rawW = meta.width;
+  const rawH = meta.height;
   // EXIF orientations 5-8 turn the picture a quarter: the displayed size is swapped.
-  const quarterTurn = (meta.orientation ?? 1) >= 5;
+  const quarterTurn = meta.orientation >= 5;
   const width = quarterTurn ? rawH : rawW;
   const height = quarterTurn ? rawW : rawH;
-  const proc = processingSize(width, height, opts.processingShortSidePx, opts.generator.manifest.input.sizeMultiple);
+  const proc = processingSizeWithin(
+    width,
+    height,
+    opts.processingShortSidePx,
+    opts.generator.manifest.input.sizeMultiple,
+    opts.processingShortSidePx * MAX_PROCESSING_ASPECT,
+  );
 
   try {
     const { data: rgb, info } = await source()

@@ -23,7 +23,8 @@ import { BadRequestError, CodecError, InvalidMediaError, JobCancelledError, asCy
 import { processingSize, type RgbImage } from '../shared/image.js';
 import { RgbPool } from '../shared/rgb-pool.js';
 import { createAudioPath, type AudioPath } from './audio.js';
-import { AVERROR_EOF, AV_NOPTS_VALUE, Mp4Writer, closeMediaInput, ffmpegText, msPerTick, openMediaInput } from './media.js';
+import { AVERROR_EOF, AV_NOPTS_VALUE, closeMediaInput, ffmpegText, msPerTick, openMediaInput } from './media.js';
+import { Mp4Writer } from './mp4-writer.js';
 import type { VideoProbe } from './probe.js';
 
 export interface VideoProgress {
@@ -105,7 +106,7 @@ export async function translateVideo(opts: TranslateVideoOptions): Promise<Video
   let finished = false;
 
   try {
-    input = await openMediaInput(opts.inputPath, 'the input');
+    input = (await openMediaInput(opts.inputPath, 'the input')).ctx;
     const vStream = input.streams[probe.video.index];
     if (!vStream) throw new InvalidMediaError('the input lost its video stream since it was probed');
     const vTb: IRational = { num: vStream.timeBase.num, den: vStream.timeBase.den };

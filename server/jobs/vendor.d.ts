@@ -28,6 +28,8 @@ declare module 'better-sqlite3' {
   }
   const Database: {
     new (filename: string, options?: Database.Options): Database.Database;
+    /** What every SQLite failure is thrown as; `code` is SQLite's (SQLITE_FULL, SQLITE_BUSY, ...). */
+    SqliteError: new (message: string, code: string) => Error & { code: string };
   };
   export = Database;
 }

@@ -33,7 +33,10 @@ export type ErrorCode =
   | 'FORBIDDEN'
   | 'STREAM_NOT_FOUND'
   | 'VIEWER_LIMIT'
-  | 'PAYLOAD_TOO_LARGE';
+  | 'PAYLOAD_TOO_LARGE'
+  | 'TOO_MANY_REQUESTS'
+  | 'VIDEO_TOO_LONG'
+  | 'STORE_FAILED';
 
 export abstract class CycleStreamError extends Error {
   abstract readonly code: ErrorCode;
@@ -87,6 +90,10 @@ export class ManifestError extends CycleStreamError {
 export class BusyError extends CycleStreamError {
   readonly code = 'SERVER_BUSY' as const;
   override readonly status = 503;
+  /** When set, HTTP answers carry it as Retry-After. */
+  constructor(message: string, readonly retryAfterS?: number) {
+    super(message);
+  }
 }
 export class SessionNotFoundError extends CycleStreamError {
   readonly code = 'SESSION_NOT_FOUND' as const;
@@ -189,4 +196,23 @@ export class ViewerLimitError extends CycleStreamError {
 export class PayloadTooLargeError extends CycleStreamError {
   readonly code = 'PAYLOAD_TOO_LARGE' as const;
   override readonly status = 413;
+}
+
+/** One client asked for more than its share (e.g. queued jobs per client address); HTTP adds Retry-After. */
+export class TooManyRequestsError extends CycleStreamError {
+  readonly code = 'TOO_MANY_REQUESTS' as const;
+  override readonly status = 429;
+  constructor(message: string, readonly retryAfterS: number) {
+    super(message);
+  }
+}
+/** A video longer, in seconds or in frames, than the server takes (checked from the container header). */
+export class VideoTooLongError extends CycleStreamError {
+  readonly code = 'VIDEO_TOO_LONG' as const;
+  override readonly status = 413;
+}
+/** The job store (SQLite) failed: disk full, database locked. The job fails; the process carries on. */
+export class StoreError extends CycleStreamError {
+  readonly code = 'STORE_FAILED' as const;
+  override readonly status = 503;
 }

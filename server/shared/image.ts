@@ -35,6 +35,25 @@ export function processingSize(
   return { width: round(width * scale), height: round(height * scale) };
 }
 
+/**
+ * processingSize, then scaled down (aspect kept) until the long side fits `maxLongSidePx`: a
+ * 100000x100 strip becomes a thin picture of a few thousand pixels, not a 10 MP model run.
+ */
+export function processingSizeWithin(
+  width: number,
+  height: number,
+  shortSidePx: number,
+  multiple: number,
+  maxLongSidePx: number,
+): { width: number; height: number } {
+  const base = processingSize(width, height, shortSidePx, multiple);
+  const long = Math.max(base.width, base.height);
+  if (long <= maxLongSidePx) return base;
+  const scale = maxLongSidePx / long;
+  const fit = (v: number) => Math.max(multiple, Math.floor((v * scale) / multiple) * multiple);
+  return { width: fit(base.width), height: fit(base.height) };
+}
+
 /** Closes a resource, idempotently, from both `close()` and `await using`. */
 export interface Closable {
   close(): Promise<void>;

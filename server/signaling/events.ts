@@ -71,12 +71,24 @@ export interface SessionStats {
 
 export type CloseReason = 'stopped' | 'disconnected' | 'ice-failed' | 'idle-timeout' | 'server-shutdown' | 'error';
 
+/** Joins a job's room: its `job:update` and `job:progress` events, for whoever holds its token. */
+export const watchJobSchema = z.object({
+  id: z.string().uuid(),
+  token: z.string().min(1).max(200),
+});
+export type WatchJobRequest = z.input<typeof watchJobSchema>;
+export const unwatchJobSchema = z.object({ id: z.string().uuid() });
+export type UnwatchJobRequest = z.input<typeof unwatchJobSchema>;
+
 export interface ClientToServerEvents {
   'session:start': (req: StartSessionRequest, ack: Ack<SessionInfo>) => void;
   'session:ice': (candidate: IceCandidate) => void;
   'session:model': (req: SwitchModelRequest, ack: Ack<{ modelId: string; backend: Backend }>) => void;
   'session:options': (req: SetOptionsRequest, ack: Ack<{ smoothing: number; processingShortSidePx: number }>) => void;
   'session:stop': (ack?: Ack<object>) => void;
+  /** Start receiving one job's events; the ack carries the job as it is now. */
+  'job:watch': (req: WatchJobRequest, ack: Ack<{ job: JobInfo }>) => void;
+  'job:unwatch': (req: UnwatchJobRequest, ack?: Ack<object>) => void;
 }
 
 export interface ServerToClientEvents {
@@ -84,9 +96,9 @@ export interface ServerToClientEvents {
   'session:error': (err: WireError) => void;
   'session:closed': (info: { sessionId: string; reason: CloseReason }) => void;
   'session:model-changed': (info: { modelId: string; backend: Backend }) => void;
-  /** A video job changed state (queued, started, finished, failed, cancelled, deleted). */
+  /** A watched video job changed state (queued, started, finished, failed, cancelled, deleted). */
   'job:update': (job: JobInfo) => void;
-  /** A running job moved on; sent a few times a second at most. */
+  /** A watched running job moved on; sent a few times a second at most. */
   'job:progress': (progress: JobProgress) => void;
 }
 
@@ -215,4 +227,14 @@ export interface JobInfo extends JobProgress {
   resultUrl: string | null;
   /** The uploaded original, for side-by-side viewing. */
   inputUrl: string;
+}
+
+/**
+ * POST /api/jobs (201): the new job and its token, a capability shown this once. Every other
+ * request about the job presents it: `Authorization: Bearer <token>`, `?token=` on result and
+ * input URLs (a <video src> cannot send headers), `X-Job-Tokens: t1,t2` on GET /api/jobs, and
+ * `job:watch` on socket.io.
+ */
+export interface JobCreated extends JobInfo {
+  token: string;
 }

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { createApp, type App } from '../../server/app.js';
 import { loadConfig, type Config } from '../../server/config.js';
@@ -15,7 +15,10 @@ export type TestSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
  * A real server on an ephemeral loopback port, serving the fixture models, API only unless `web`.
  * Its job data folder is a fresh temporary one (removed on close) unless `dataDir` is given.
  */
-export async function startTestApp(overrides: Partial<Config> = {}): Promise<{ app: App; url: string; close(): Promise<void> }> {
+export async function startTestApp(
+  overrides: Partial<Config> = {},
+  opts: { logger?: Logger } = {},
+): Promise<{ app: App; url: string; close(): Promise<void> }> {
   installPolyfills();
   const ownDataDir = overrides.dataDir ? null : mkdtempSync(path.join(tmpdir(), 'cyclestream-data-'));
   const config = loadConfig({
@@ -33,7 +36,7 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<{ a
       ...overrides,
     },
   });
-  const app = await createApp(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
+  const app = await createApp(config, opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
   const { url } = await app.listen();
   const close = async () => {
     await app.close();
@@ -59,3 +62,4 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }
+

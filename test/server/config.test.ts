@@ -120,3 +120,28 @@ test('bad stream access settings name their key', () => {
   }
   assert.equal(loadConfig({ env: { INGEST_TOKENS: '12345678' } }).ingestTokens[0], '12345678', '8 characters are enough');
 });
+
+test('job and image limits: safe defaults, environment, and bad values name their key', () => {
+  const def = loadConfig({ root: '/srv/app' });
+  assert.deepEqual(
+    [def.maxJobDurationS, def.maxJobFrames, def.maxQueuedJobs, def.maxQueuedJobsPerClient, def.maxJobTokensPerRequest],
+    [600, 18_000, 20, 3, 100],
+  );
+  assert.deepEqual([def.maxImageAspectRatio, def.maxConcurrentImages, def.maxQueuedImages], [10, 2, 8]);
+  const cfg = loadConfig({
+    env: { MAX_JOB_DURATION_S: '30.5', MAX_JOB_FRAMES: '900', MAX_QUEUED_JOBS: '5', MAX_QUEUED_JOBS_PER_CLIENT: '1', MAX_IMAGE_ASPECT_RATIO: '4', MAX_QUEUED_IMAGES: '0' },
+    argv: ['--max-concurrent-images', '3', '--max-job-tokens-per-request=10'],
+  });
+  assert.deepEqual(
+    [cfg.maxJobDurationS, cfg.maxJobFrames, cfg.maxQueuedJobs, cfg.maxQueuedJobsPerClient, cfg.maxImageAspectRatio, cfg.maxQueuedImages, cfg.maxConcurrentImages, cfg.maxJobTokensPerRequest],
+    [30.5, 900, 5, 1, 4, 0, 3, 10],
+  );
+  for (const [env, key] of [
+    [{ MAX_JOB_FRAMES: '0' }, 'MAX_JOB_FRAMES'],
+    [{ MAX_QUEUED_JOBS: 'many' }, 'MAX_QUEUED_JOBS'],
+    [{ MAX_IMAGE_ASPECT_RATIO: '0.5' }, 'MAX_IMAGE_ASPECT_RATIO'],
+    [{ MAX_CONCURRENT_IMAGES: '0' }, 'MAX_CONCURRENT_IMAGES'],
+  ] as const) {
+    assert.throws(() => loadConfig({ env }), (err: unknown) => err instanceof ConfigError && err.key === key, key);
+  }
+});

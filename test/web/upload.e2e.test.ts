@@ -1,8 +1,9 @@
 /**
  * The upload page as a person uses it, in headless Debian Chromium (which plays H.264 MP4):
  * choose a real clip, pick the `invert` fixture model, upload, watch the progress bar move,
- * play the translated video next to the original, download it (the right number of frames),
- * see the job in the list; then a file that is not a video (an error in words) and an image.
+ * play the translated video next to the original, download it (the right number of frames,
+ * through a link that carries the job's token), see the job in the list, still there after a
+ * reload; then a file that is not a video (an error in words) and an image.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -64,7 +65,11 @@ test('upload page: progress moves, the result plays and downloads, errors read a
     assert.ok(await page.isVisible('[data-testid="original-video"]'));
 
     const href = await page.getAttribute('[data-testid="download"]', 'href');
-    assert.match(href ?? '', /^\/api\/jobs\/[0-9a-f-]{36}\/result\?download=1$/);
+    // The link carries the job's token (a download cannot send headers); without it the result is refused.
+    assert.match(href ?? '', /^\/api\/jobs\/[0-9a-f-]{36}\/result\?download=1&token=[A-Za-z0-9_-]{43}$/);
+    const anonymous = await fetch(`${srv.url}${href!.replace(/&token=.*$/, '')}`);
+    assert.equal(anonymous.status, 401);
+    await anonymous.arrayBuffer();
     const res = await fetch(`${srv.url}${href}`);
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-disposition') ?? '', /attachment; filename="davis-cows-invert\.mp4"/);
@@ -72,6 +77,14 @@ test('upload page: progress moves, the result plays and downloads, errors read a
     writeFileSync(file, Buffer.from(await res.arrayBuffer()));
     assert.equal((await readVideo(file)).frames.length, 104);
     assert.match((await page.textContent('[data-testid="job-list"]')) ?? '', /davis-cows\.mp4[\s\S]*done/);
+
+    // The page keeps its own jobs' tokens in localStorage: after a reload the job is still listed.
+    const stored = await page.evaluate(() => window.localStorage.getItem('cyclestream.jobTokens'));
+    assert.match(stored ?? '', /"token":"[A-Za-z0-9_-]{43}"/);
+    await page.reload();
+    await page.waitForFunction(() => /davis-cows\.mp4[\s\S]*done/.test(document.querySelector('[data-testid="job-list"]')?.textContent ?? ''), undefined, { timeout: 15_000 });
+    await page.locator('[data-testid="model-select"] option[value="invert"]').waitFor({ state: 'attached' });
+    await page.selectOption('[data-testid="model-select"]', 'invert');
 
     // Not a video: the banner says so in words and nothing is queued.
     const notVideo = path.join(work.dir, 'holiday.mp4');

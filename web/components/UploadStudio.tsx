@@ -3,6 +3,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { ClientError, toClientError } from '../lib/client-error';
 import type { JobInfo, JobProgress } from '../lib/contract';
+import { forgetJobTokens, loadJobTokens, saveJobToken, withToken } from '../lib/job-tokens';
 import { cancelJob, fetchJob, fetchJobs, translateImageFile, uploadVideo, type TranslatedImage, type UploadHandle } from '../lib/jobs-api';
 import { useSocket } from '../lib/use-socket';
 import { useModels } from '../lib/use-models';
@@ -24,7 +25,8 @@ const SIZES = [
   { value: '640x', label: '640 wide' },
 ] as const;
 
-const VIDEO_ACCEPT = 'video/*,.mp4,.m4v,.mov,.webm,.mkv,.avi';
+// What the server reads: MP4/MOV and Matroska/WebM, told apart by their bytes, not their names.
+const VIDEO_ACCEPT = 'video/mp4,video/quicktime,video/webm,video/x-matroska,.mp4,.m4v,.mov,.webm,.mkv';
 const IMAGE_ACCEPT = 'image/jpeg,image/png,image/webp,.jpg,.jpeg,.png,.webp';
 
 /** While the socket is down, running jobs are polled instead. */
@@ -55,6 +57,7 @@ export function UploadStudio() {
 
 
   const mergeJob = useCallback((job: JobInfo) => {
+    if (job.state === 'deleted') forgetJobTokens([job.id]);
     setJobs((prev) => {
       const next = new Map(prev);
       if (job.state === 'deleted') next.delete(job.id);
@@ -74,17 +77,31 @@ export function UploadStudio() {
     });
   }, []);
 
+  // This browser's jobs are the ones whose tokens it kept; tokens of jobs the server no longer has are dropped.
   const loadJobs = useCallback(
     async (signal?: AbortSignal) => {
       try {
-        const list = await fetchJobs(signal);
+        const tokens = loadJobTokens();
+        const list = await fetchJobs([...tokens.values()], signal);
         if (signal?.aborted) return;
+        const present = new Set(list.map((j) => j.id));
+        forgetJobTokens([...tokens.keys()].filter((id) => !present.has(id)));
         setJobs(new Map(list.map((j) => [j.id, j])));
       } catch (err) {
         if (!signal?.aborted) setError(toClientError(err));
       }
     },
     [],
+  );
+
+  /** Joins a job's event room on the socket; the ack brings the job as it is now. */
+  const watchJob = useCallback(
+    (id: string, token: string) => {
+      socket?.emit('job:watch', { id, token }, (res) => {
+        if (res.ok) mergeJob(res.job);
+      });
+    },
+    [socket, mergeJob],
   );
 
   useEffect(() => {
@@ -97,8 +114,12 @@ export function UploadStudio() {
     if (!socket) return;
     const onUpdate = (job: JobInfo) => mergeJob(job);
     const onProgress = (p: JobProgress) => mergeProgress(p);
-    // Events missed while disconnected: the list is read again on every (re)connect.
-    const onConnect = () => void loadJobs();
+    // Events missed while disconnected: the list is read again, and every job watched again, on each (re)connect.
+    const onConnect = () => {
+      void loadJobs();
+      for (const [id, token] of loadJobTokens()) watchJob(id, token);
+    };
+    if (socket.connected) onConnect();
     socket.on('job:update', onUpdate);
     socket.on('job:progress', onProgress);
     socket.on('connect', onConnect);
@@ -107,13 +128,17 @@ export function UploadStudio() {
       socket.off('job:progress', onProgress);
       socket.off('connect', onConnect);
     };
-  }, [socket, mergeJob, mergeProgress, loadJobs]);
+  }, [socket, mergeJob, mergeProgress, loadJobs, watchJob]);
 
   const activeIds = useMemo(() => [...jobs.values()].filter((j) => ACTIVE.has(j.state)).map((j) => j.id), [jobs]);
   useEffect(() => {
     if (socketState === 'connected' || activeIds.length === 0) return;
     const timer = setInterval(() => {
-      for (const id of activeIds) fetchJob(id).then(mergeJob, () => undefined);
+      const tokens = loadJobTokens();
+      for (const id of activeIds) {
+        const token = tokens.get(id);
+        if (token) fetchJob(id, token).then(mergeJob, () => undefined);
+      }
     }, POLL_MS);
     return () => clearInterval(timer);
   }, [socketState, activeIds, mergeJob]);
@@ -144,7 +169,9 @@ export function UploadStudio() {
     const handle = uploadVideo(file, { modelId, smoothing, size }, (f) => setUploading(f));
     uploadRef.current = handle;
     try {
-      const job = await handle.promise;
+      const { token, ...job } = await handle.promise;
+      saveJobToken(job.id, token);
+      watchJob(job.id, token);
       // The socket may already have said "running": the upload's answer must not set it back to "queued".
       setJobs((prev) => (prev.has(job.id) ? prev : new Map(prev).set(job.id, job)));
       setCurrentId(job.id);
@@ -172,8 +199,10 @@ export function UploadStudio() {
   };
 
   const cancel = async (id: string) => {
+    const token = loadJobTokens().get(id);
+    if (!token) return;
     try {
-      const job = await cancelJob(id);
+      const job = await cancelJob(id, token);
       if (job) mergeJob(job);
       else {
         mergeJob({ ...jobs.get(id)!, state: 'deleted' });
@@ -185,6 +214,7 @@ export function UploadStudio() {
   };
 
   const current = currentId ? (jobs.get(currentId) ?? null) : null;
+  const currentToken = current ? loadJobTokens().get(current.id) : undefined;
   const busy = uploading !== null || imageBusy;
   const canSubmit = file !== null && modelId !== '' && !busy;
   const modelTitle = (id: string) => models?.find((m) => m.id === id)?.title ?? id;
@@ -331,11 +361,11 @@ export function UploadStudio() {
             {current.state === 'done' && current.resultUrl ? (
               <>
                 <div className="panels">
-                  <ResultVideo label="Original" src={current.inputUrl} testId="original-video" />
-                  <ResultVideo label="Translated" src={current.resultUrl} testId="result-video" />
+                  <ResultVideo label="Original" src={withToken(current.inputUrl, currentToken)} testId="original-video" />
+                  <ResultVideo label="Translated" src={withToken(current.resultUrl, currentToken)} testId="result-video" />
                 </div>
                 <div className="buttons">
-                  <a className="button button-primary" data-testid="download" href={`${current.resultUrl}?download=1`} download>
+                  <a className="button button-primary" data-testid="download" href={withToken(`${current.resultUrl}?download=1`, currentToken)} download>
                     Download MP4{current.resultBytes ? ` (${formatBytes(current.resultBytes)})` : ''}
                   </a>
                 </div>
@@ -481,6 +511,10 @@ export function describeError(err: ClientError): { title: string; detail: string
     SERVER_UNREACHABLE: 'The server cannot be reached',
     JOB_NOT_FOUND: 'That job no longer exists',
     JOB_ABANDONED: 'The job was given up',
+    VIDEO_TOO_LONG: 'The video is too long',
+    TOO_MANY_REQUESTS: 'You have too many jobs waiting',
+    SERVER_BUSY: 'The server is busy',
+    STORE_FAILED: 'The server could not save the job',
     CODEC_ERROR: 'The video could not be processed',
     INFERENCE_ERROR: 'The model failed on this video',
   };

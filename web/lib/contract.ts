@@ -9,6 +9,7 @@ export type {
   CloseReason,
   HealthResponse,
   IceCandidate,
+  JobCreated,
   JobInfo,
   JobProgress,
   JobSource,

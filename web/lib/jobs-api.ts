@@ -1,5 +1,5 @@
 import { ClientError } from './client-error';
-import type { JobInfo, ServerErrorCode } from './contract';
+import type { JobCreated, JobInfo, ServerErrorCode } from './contract';
 
 const REQUEST_TIMEOUT_MS = 10_000;
 
@@ -24,30 +24,34 @@ async function request(path: string, init: RequestInit, what: string): Promise<R
   return res;
 }
 
-export async function fetchJobs(signal?: AbortSignal): Promise<JobInfo[]> {
-  const res = await request('/api/jobs', { signal, headers: { accept: 'application/json' } }, 'listing jobs');
+/** The jobs these tokens open (this browser's own), newest first. */
+export async function fetchJobs(tokens: string[], signal?: AbortSignal): Promise<JobInfo[]> {
+  if (tokens.length === 0) return [];
+  const res = await request('/api/jobs', { signal, headers: { accept: 'application/json', 'x-job-tokens': tokens.join(',') } }, 'listing jobs');
   return (await res.json()) as JobInfo[];
 }
 
-export async function fetchJob(id: string): Promise<JobInfo> {
-  const res = await request(`/api/jobs/${id}`, { headers: { accept: 'application/json' } }, 'reading the job');
+export async function fetchJob(id: string, token: string): Promise<JobInfo> {
+  const res = await request(`/api/jobs/${id}`, { headers: { accept: 'application/json', authorization: `Bearer ${token}` } }, 'reading the job');
   return (await res.json()) as JobInfo;
 }
 
-/** Cancels a queued or running job; deletes an ended one (then resolves to null). */
-export async function cancelJob(id: string): Promise<JobInfo | null> {
-  const res = await request(`/api/jobs/${id}`, { method: 'DELETE' }, 'cancelling the job');
+/** Cancels a running job; deletes a queued or ended one (then resolves to null). */
+export async function cancelJob(id: string, token: string): Promise<JobInfo | null> {
+  const res = await request(`/api/jobs/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } }, 'cancelling the job');
   return res.status === 204 ? null : ((await res.json()) as JobInfo);
 }
 
 export interface UploadHandle {
-  promise: Promise<JobInfo>;
+  /** The new job with its token (keep it: every later request about the job needs it). */
+  promise: Promise<JobCreated>;
   abort(): void;
 }
 
 /**
  * Uploads with XMLHttpRequest rather than fetch: only XHR reports upload progress, which a
- * person sending a few hundred megabytes wants to see.
+ * person sending a few hundred megabytes wants to see. The fields go before the file: the
+ * server checks them before it stores a byte of the upload.
  */
 export function uploadVideo(
   file: File,
@@ -55,7 +59,7 @@ export function uploadVideo(
   onProgress: (fraction: number) => void,
 ): UploadHandle {
   const xhr = new XMLHttpRequest();
-  const promise = new Promise<JobInfo>((resolve, reject) => {
+  const promise = new Promise<JobCreated>((resolve, reject) => {
     const form = new FormData();
     form.set('modelId', fields.modelId);
     form.set('smoothing', String(fields.smoothing));
@@ -67,8 +71,8 @@ export function uploadVideo(
       if (e.lengthComputable && e.total > 0) onProgress(e.loaded / e.total);
     };
     xhr.onload = () => {
-      const body = xhr.response as (JobInfo & { error?: undefined }) | { error?: { code: ServerErrorCode; message: string } } | null;
-      if (xhr.status === 201 && body && !('error' in body && body.error)) resolve(body as JobInfo);
+      const body = xhr.response as (JobCreated & { error?: undefined }) | { error?: { code: ServerErrorCode; message: string } } | null;
+      if (xhr.status === 201 && body && !('error' in body && body.error)) resolve(body as JobCreated);
       else if (body && 'error' in body && body.error) reject(new ClientError(body.error.code, body.error.message));
       else reject(new ClientError('UNKNOWN', `The upload failed (HTTP ${xhr.status}).`));
     };

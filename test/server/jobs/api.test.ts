@@ -1,17 +1,19 @@
 /**
  * The job API over real HTTP: upload, progress (HTTP and socket.io), download with ranges,
  * list, cancel, images, and every kind of bad input answered with a 4xx that names the
- * problem while the server carries on and keeps no trace of the refused upload.
+ * problem while the server carries on and keeps no trace of the refused upload. Every request
+ * about a job carries its token (test/security/job-ownership.test.ts covers the refusals).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openAsBlob, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, openAsBlob, readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import path from 'node:path';
 import sharp from 'sharp';
 import { setFfmpegLogLevel } from '../../../server/codec/index.js';
 import type { JobInfo, JobProgress } from '../../../server/signaling/index.js';
 import { connect, startTestApp, waitFor, type TestSocket } from '../../helpers/app.js';
+import { bearer, getJob, uploadJob as upload, waitEnded } from '../../helpers/jobs-http.js';
 import { SHARED_DIR } from '../../helpers/paths.js';
 import { scratchModels } from '../inference/helpers.js';
 import { writeConvStackModel } from '../inference/conv-stack-model.js';
@@ -59,30 +61,6 @@ after(async () => {
   await strictData?.cleanup();
 });
 
-async function upload(base: string, file: Blob, name: string, fields: Record<string, string>): Promise<{ status: number; body: any }> {
-  const form = new FormData();
-  for (const [k, v] of Object.entries(fields)) form.set(k, v);
-  form.set('file', file, name);
-  const res = await fetch(`${base}/api/jobs`, { method: 'POST', body: form });
-  return { status: res.status, body: await res.json() };
-}
-
-async function getJob(base: string, id: string): Promise<JobInfo> {
-  const res = await fetch(`${base}/api/jobs/${id}`);
-  assert.equal(res.status, 200);
-  return (await res.json()) as JobInfo;
-}
-
-async function waitEnded(base: string, id: string, timeoutMs = 60_000): Promise<JobInfo> {
-  let job: JobInfo | null = null;
-  const ok = await waitFor(async () => {
-    job = await getJob(base, id);
-    return job.state === 'done' || job.state === 'failed' || job.state === 'cancelled';
-  }, timeoutMs, 100);
-  assert.ok(ok, `job ${id} did not end: ${JSON.stringify(job)}`);
-  return job!;
-}
-
 function leftovers(dir: string): string[] {
   return [...readdirSync(path.join(dir, 'uploads')).map((f) => `uploads/${f}`), ...readdirSync(path.join(dir, 'jobs')).map((f) => `jobs/${f}`)];
 }
@@ -91,12 +69,18 @@ test('upload, progress over HTTP and socket.io, download with ranges, list', asy
   const res = await upload(srv.url, await openAsBlob(CLIPS.h264), 'horse jump.mp4', { modelId: 'invert', smoothing: '0.25' });
   assert.equal(res.status, 201, JSON.stringify(res.body));
   const job = res.body as JobInfo;
+  const token = res.body.token as string;
+  assert.match(token, /^[A-Za-z0-9_-]{43}$/, '256 random bits, base64url');
+  assert.equal(res.headers.get('location'), `/api/jobs/${job.id}`);
+  // Events come to the sockets that watch the job with its token; the ack carries the job as it is now.
+  const watched = await socket.emitWithAck('job:watch', { id: job.id, token });
+  assert.ok(watched.ok, JSON.stringify(watched));
   assert.equal(job.state, 'queued');
   assert.equal(job.framesTotal, 50);
   assert.equal(job.smoothing, 0.25);
   assert.deepEqual([job.source.videoCodec, job.source.width, job.source.height, job.source.frames], ['h264', 854, 480, 50]);
 
-  const done = await waitEnded(srv.url, job.id);
+  const done = await waitEnded(srv.url, job.id, token);
   assert.equal(done.state, 'done', JSON.stringify(done.error));
   assert.equal(done.framesDone, 50);
   assert.equal(done.attempts, 1);
@@ -108,32 +92,37 @@ test('upload, progress over HTTP and socket.io, download with ranges, list', asy
   assert.ok(mine.every((p, i) => i === 0 || p.framesDone >= mine[i - 1]!.framesDone), 'progress never goes back');
   assert.equal(mine.at(-1)!.framesDone, 50);
   assert.ok(mine.some((p) => p.fps > 0 && p.etaS !== null), 'fps and ETA reported');
-  const states = updates.filter((u) => u.id === job.id).map((u) => u.state);
-  assert.deepEqual(states, ['queued', 'running', 'done']);
+  const states = [watched.ok ? watched.job.state : 'none', ...updates.filter((u) => u.id === job.id).map((u) => u.state)];
+  assert.equal(states.at(-1), 'done');
+  assert.deepEqual(states, ['queued', 'running', 'done'].filter((s) => states.includes(s)), `states in order: ${states}`);
 
-  const full = await fetch(`${srv.url}${done.resultUrl}`);
+  const auth = bearer(token);
+  const full = await fetch(`${srv.url}${done.resultUrl}`, { headers: auth });
   assert.equal(full.status, 200);
   assert.equal(full.headers.get('content-type'), 'video/mp4');
   assert.equal(full.headers.get('accept-ranges'), 'bytes');
   const bytes = Buffer.from(await full.arrayBuffer());
   assert.equal(bytes.length, done.resultBytes);
-  const part = await fetch(`${srv.url}${done.resultUrl}`, { headers: { range: 'bytes=100-1099' } });
+  const part = await fetch(`${srv.url}${done.resultUrl}`, { headers: { ...auth, range: 'bytes=100-1099' } });
   assert.equal(part.status, 206);
   assert.equal(part.headers.get('content-range'), `bytes 100-1099/${bytes.length}`);
   assert.deepEqual(Buffer.from(await part.arrayBuffer()), bytes.subarray(100, 1100));
-  const tail = await fetch(`${srv.url}${done.resultUrl}`, { headers: { range: 'bytes=-10' } });
+  const tail = await fetch(`${srv.url}${done.resultUrl}`, { headers: { ...auth, range: 'bytes=-10' } });
   assert.deepEqual(Buffer.from(await tail.arrayBuffer()), bytes.subarray(bytes.length - 10));
-  const beyond = await fetch(`${srv.url}${done.resultUrl}`, { headers: { range: `bytes=${bytes.length}-` } });
+  const beyond = await fetch(`${srv.url}${done.resultUrl}`, { headers: { ...auth, range: `bytes=${bytes.length}-` } });
   assert.equal(beyond.status, 416);
   await beyond.arrayBuffer();
-  const download = await fetch(`${srv.url}${done.resultUrl}?download=1`, { method: 'HEAD' });
+  // A download link (no headers possible) carries the token in the query.
+  const download = await fetch(`${srv.url}${done.resultUrl}?download=1&token=${token}`, { method: 'HEAD' });
+  assert.equal(download.status, 200);
   assert.match(download.headers.get('content-disposition') ?? '', /^attachment; filename="horse jump-invert\.mp4"/);
 
-  const original = await fetch(`${srv.url}${done.inputUrl}`);
+  const original = await fetch(`${srv.url}${done.inputUrl}?token=${token}`);
+  assert.equal(original.headers.get('content-type'), 'video/mp4', 'named by the detected container');
   assert.deepEqual(Buffer.from(await original.arrayBuffer()), readFileSync(CLIPS.h264));
 
-  const list = (await (await fetch(`${srv.url}/api/jobs`)).json()) as JobInfo[];
-  assert.ok(list.some((j) => j.id === job.id && j.state === 'done'));
+  const list = (await (await fetch(`${srv.url}/api/jobs`, { headers: { 'x-job-tokens': token } })).json()) as JobInfo[];
+  assert.deepEqual(list.map((j) => [j.id, j.state]), [[job.id, 'done']]);
 });
 
 test('bad uploads: a 4xx naming the problem, nothing kept, the server carries on', async (t) => {
@@ -172,7 +161,7 @@ test('bad uploads: a 4xx naming the problem, nothing kept, the server carries on
   assert.equal(big.body.error.code, 'FRAME_TOO_LARGE');
   assert.match(big.body.error.message, /288x216; the limit is 256x256/);
 
-  const list = (await (await fetch(`${srv.url}/api/jobs`)).json()) as JobInfo[];
+  const list = srv.app.jobs.list();
   assert.ok(list.every((j) => j.inputName === 'horse jump.mp4' || j.inputName.startsWith('cancel')), `no refused upload became a job: ${list.map((j) => j.inputName)}`);
   assert.deepEqual(leftovers(strictData.dir), []);
   assert.ok(leftovers(data.dir).every((f) => f.startsWith('jobs/')), `stray uploads: ${leftovers(data.dir)}`);
@@ -242,21 +231,24 @@ test('cancel during a run: stops, keeps no partial output; DELETE again removes 
   const res = await upload(srv.url, await openAsBlob(CLIPS.cows), 'cancel-me.mp4', { modelId: 'slow' });
   assert.equal(res.status, 201, JSON.stringify(res.body));
   const id = (res.body as JobInfo).id;
-  assert.ok(await waitFor(async () => (await getJob(srv.url, id)).framesDone >= 2, 60_000, 50), 'the run got going');
-  const del = await fetch(`${srv.url}/api/jobs/${id}`, { method: 'DELETE' });
+  const auth = bearer(res.body.token);
+  assert.ok((await socket.emitWithAck('job:watch', { id, token: res.body.token })).ok);
+  assert.ok(await waitFor(async () => (await getJob(srv.url, id, res.body.token)).framesDone >= 2, 60_000, 50), 'the run got going');
+  const del = await fetch(`${srv.url}/api/jobs/${id}`, { method: 'DELETE', headers: auth });
   assert.equal(del.status, 200);
   const cancelled = (await del.json()) as JobInfo;
   assert.equal(cancelled.state, 'cancelled');
   assert.ok(cancelled.framesDone < 104, 'stopped before the end');
   assert.deepEqual(readdirSync(path.join(data.dir, 'jobs', id)).sort(), ['input.mp4']);
-  const result = await fetch(`${srv.url}/api/jobs/${id}/result`);
+  const result = await fetch(`${srv.url}/api/jobs/${id}/result`, { headers: auth });
   assert.equal(result.status, 409);
   await result.arrayBuffer();
   assert.deepEqual(srv.app.jobs.runningIds(), []);
 
-  const gone = await fetch(`${srv.url}/api/jobs/${id}`, { method: 'DELETE' });
+  const gone = await fetch(`${srv.url}/api/jobs/${id}`, { method: 'DELETE', headers: auth });
   assert.equal(gone.status, 204);
-  assert.equal((await fetch(`${srv.url}/api/jobs/${id}`)).status, 404);
+  assert.equal((await fetch(`${srv.url}/api/jobs/${id}`, { headers: auth })).status, 404);
+  assert.equal(existsSync(path.join(data.dir, 'jobs', id)), false, 'files removed with the job');
   assert.ok(updates.some((u) => u.id === id && u.state === 'deleted'));
 });
 

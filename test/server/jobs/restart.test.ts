@@ -1,16 +1,19 @@
 /**
  * Jobs survive the server going away: a real server process is killed (SIGKILL, no chance
  * to tidy up) while a job runs and another waits; started again on the same data folder,
- * it runs the interrupted job from the start and then the queued one. A graceful stop
- * (close() mid-run) puts the running job back in the queue the same way.
+ * it runs the interrupted job from the start and then the queued one, the uploads are byte
+ * for byte what was sent, and the tokens handed out before the kill still open the jobs. A
+ * graceful stop (close() mid-run) puts the running job back in the queue the same way.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openAsBlob } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { openAsBlob, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { JobInfo } from '../../../server/signaling/index.js';
+import type { JobCreated, JobInfo } from '../../../server/signaling/index.js';
 import { startTestApp, waitFor } from '../../helpers/app.js';
+import { bearer } from '../../helpers/jobs-http.js';
 import { REPO_ROOT } from '../../helpers/paths.js';
 import { writeConvStackModel } from '../inference/conv-stack-model.js';
 import { scratchModels } from '../inference/helpers.js';
@@ -42,19 +45,26 @@ async function startServer(env: Record<string, string>): Promise<{ child: ChildP
   return { child, url };
 }
 
-async function submit(url: string, file: string, modelId: string): Promise<JobInfo> {
+async function submit(url: string, file: string, modelId: string): Promise<JobCreated> {
   const form = new FormData();
   form.set('modelId', modelId);
   form.set('smoothing', '0');
   form.set('file', await openAsBlob(file), path.basename(file));
   const res = await fetch(`${url}/api/jobs`, { method: 'POST', body: form });
   assert.equal(res.status, 201);
+  return (await res.json()) as JobCreated;
+}
+
+/** Job tokens by id, as a client keeps them across the server's restart. */
+const tokens = new Map<string, string>();
+
+async function job(url: string, id: string): Promise<JobInfo> {
+  const res = await fetch(`${url}/api/jobs/${id}`, { headers: bearer(tokens.get(id)!) });
+  assert.equal(res.status, 200);
   return (await res.json()) as JobInfo;
 }
 
-async function job(url: string, id: string): Promise<JobInfo> {
-  return (await (await fetch(`${url}/api/jobs/${id}`)).json()) as JobInfo;
-}
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 test('server killed mid-run: after a restart the running job runs again and the queued one follows', { timeout: 120_000 }, async (t) => {
   const models = await scratchModels();
@@ -65,6 +75,7 @@ test('server killed mid-run: after a restart the running job runs again and the 
   try {
     const first = await submit(server.url, CLIPS.h264, 'slow');
     const second = await submit(server.url, CLIPS.mpeg4, 'invert');
+    tokens.set(first.id, first.token).set(second.id, second.token);
     assert.ok(await waitFor(async () => (await job(server.url, first.id)).framesDone >= 3, 60_000, 50), 'first job got going');
     assert.equal((await job(server.url, second.id)).state, 'queued');
     server.child.kill('SIGKILL');
@@ -80,11 +91,17 @@ test('server killed mid-run: after a restart the running job runs again and the 
     assert.equal(a.attempts, 2, 'the interrupted job started twice');
     assert.equal(a.framesDone, 50);
     assert.equal(b.attempts, 1);
-    const result = await fetch(`${server.url}${a.resultUrl}`);
+    const result = await fetch(`${server.url}${a.resultUrl}`, { headers: bearer(first.token) });
     assert.equal(result.status, 200);
     const file = path.join(data.dir, 'jobs', a.id, 'result.mp4');
     await result.arrayBuffer();
     assert.equal((await readVideo(file)).frames.length, 50);
+    // The uploads are intact: byte for byte what was sent, on disk and through the API.
+    for (const [j, clip] of [[first, CLIPS.h264], [second, CLIPS.mpeg4]] as const) {
+      const input = await fetch(`${server.url}${j.inputUrl}?token=${j.token}`);
+      assert.equal(input.status, 200);
+      assert.equal(sha256(Buffer.from(await input.arrayBuffer())), sha256(readFileSync(clip)), `${j.id}: upload intact`);
+    }
   } finally {
     server.child.kill('SIGKILL');
     await models.cleanup();
@@ -100,6 +117,7 @@ test('graceful stop mid-run: the job goes back in the queue and finishes on the 
   try {
     let srv = await startTestApp(overrides);
     const j = await submit(srv.url, CLIPS.h264, 'slow');
+    tokens.set(j.id, j.token);
     assert.ok(await waitFor(async () => (await job(srv.url, j.id)).framesDone >= 2, 60_000, 50));
     await srv.close();
     srv = await startTestApp(overrides);

@@ -1,0 +1,87 @@
+/**
+ * The wire view of a job (JobInfo, JobProgress) from its stored row and, while it runs, the
+ * live counters of its run: frames done, and the speed over the last few seconds.
+ */
+import type { JobInfo, JobProgress, JobSource } from '../signaling/index.js';
+import type { CycleStreamError } from '../shared/errors.js';
+import type { VideoProbe } from './probe.js';
+import type { JobRow } from './store.js';
+
+const SPEED_WINDOW_MS = 5000;
+
+/** A run's counters, updated from translateVideo's progress callback. */
+export interface RunCounters {
+  framesDone: number;
+  framesTotal: number;
+  samples: { atMs: number; frames: number }[];
+}
+
+export function recordProgress(run: RunCounters, nowMs: number, framesDone: number, framesTotal: number): void {
+  run.framesDone = framesDone;
+  run.framesTotal = framesTotal;
+  run.samples.push({ atMs: nowMs, frames: framesDone });
+  while (run.samples.length > 2 && nowMs - run.samples[0]!.atMs > SPEED_WINDOW_MS) run.samples.shift();
+}
+
+export function progressOf(id: string, state: JobInfo['state'], run: RunCounters): JobProgress {
+  const first = run.samples[0];
+  const last = run.samples[run.samples.length - 1];
+  let fps = 0;
+  if (first && last && last.atMs > first.atMs) fps = ((last.frames - first.frames) * 1000) / (last.atMs - first.atMs);
+  const remaining = Math.max(0, run.framesTotal - run.framesDone);
+  return {
+    id,
+    state,
+    framesDone: run.framesDone,
+    framesTotal: run.framesTotal,
+    fps: Math.round(fps * 100) / 100,
+    etaS: fps > 0 ? Math.round((remaining / fps) * 10) / 10 : null,
+  };
+}
+
+export function toSource(p: VideoProbe): JobSource {
+  return {
+    container: p.container,
+    videoCodec: p.video.codec,
+    width: p.video.width,
+    height: p.video.height,
+    fps: Math.round(p.video.fps * 1000) / 1000,
+    frames: p.video.frames,
+    durationS: Math.round(p.durationS * 1000) / 1000,
+    audioCodec: p.audio?.codec ?? null,
+    audio: p.audio?.action ?? 'none',
+  };
+}
+
+/** The job as clients see it; `run` is its live run, if it is running in this process. */
+export function toJobInfo(row: JobRow, run: RunCounters | undefined): JobInfo {
+  const progress: JobProgress = run
+    ? progressOf(row.id, row.state, run)
+    : {
+        id: row.id,
+        state: row.state,
+        framesDone: row.framesDone,
+        framesTotal: row.framesTotal,
+        fps: 0,
+        etaS: row.state === 'done' ? 0 : null,
+      };
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  return {
+    ...progress,
+    modelId: row.modelId,
+    smoothing: row.smoothing,
+    outputWidth: row.outputWidth,
+    outputHeight: row.outputHeight,
+    inputName: row.inputName,
+    inputBytes: row.inputBytes,
+    source: row.source,
+    attempts: row.attempts,
+    createdAt: iso(row.createdAtMs)!,
+    startedAt: iso(row.startedAtMs),
+    finishedAt: iso(row.finishedAtMs),
+    error: row.errorCode ? { code: row.errorCode as CycleStreamError['code'], message: row.errorMessage ?? '' } : null,
+    resultBytes: row.resultBytes,
+    resultUrl: row.state === 'done' ? `/api/jobs/${row.id}/result` : null,
+    inputUrl: `/api/jobs/${row.id}/input`,
+  };
+}

@@ -1,0 +1,258 @@
+/**
+ * Runs queued jobs: up to `jobConcurrency` at a time through translateVideo, progress saved
+ * and emitted, a job interrupted on each of its starts given up, shutdown putting running jobs
+ * back in the queue. Store errors (SQLite: disk full, locked) met here, in timers and in the
+ * runner's callbacks, fail the job they concern or are retried later, and are logged; they
+ * never reach the event loop.
+ */
+import { open, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { StageLogger } from '../inference/index.js';
+import type { JobProgress } from '../signaling/index.js';
+import { InferenceError, JobAbandonedError, JobCancelledError, StoreError, asCycleStreamError } from '../shared/errors.js';
+import { progressOf, recordProgress, type RunCounters } from './job-info.js';
+import type { GeneratorPool } from './pool.js';
+import type { JobRow, JobStore } from './store.js';
+import { translateVideo } from './translate-video.js';
+
+export interface JobRunnerOptions {
+  store: JobStore;
+  pool: GeneratorPool;
+  jobsDir: string;
+  jobConcurrency: number;
+  log: StageLogger;
+  /** The job's state changed (read it from the store). */
+  onChange(id: string): void;
+  onProgress?: (progress: JobProgress) => void;
+  /** Progress events per job at most this often. Default 250 ms. */
+  progressIntervalMs?: number;
+}
+
+/** A job that keeps being interrupted (say it crashes the process) gives up after this many starts. */
+const MAX_ATTEMPTS = 3;
+const PROGRESS_SAVE_MS = 2000;
+/** A store write that failed in the background is tried again after this long. */
+const STORE_RETRY_MS = 1000;
+
+interface Running extends RunCounters {
+  controller: AbortController;
+  done: Promise<void>;
+  lastEmitMs: number;
+  lastSaveMs: number;
+}
+
+export class JobRunner {
+  readonly #opts: JobRunnerOptions;
+  readonly #store: JobStore;
+  readonly #running = new Map<string, Running>();
+  readonly #retryTimers = new Set<NodeJS.Timeout>();
+  readonly #log: StageLogger;
+  #scheduled = false;
+  #closing = false;
+
+  constructor(opts: JobRunnerOptions) {
+    this.#opts = opts;
+    this.#store = opts.store;
+    this.#log = opts.log;
+  }
+
+  /** The live counters of a job running here, if it is. */
+  counters(id: string): RunCounters | undefined {
+    return this.#running.get(id);
+  }
+
+  runningIds(): string[] {
+    return [...this.#running.keys()];
+  }
+
+  /** Stops a job's run (if it runs here) with `reason`, and waits until it has let go of its files. */
+  async stop(id: string, reason: Error): Promise<void> {
+    const run = this.#running.get(id);
+    if (!run) return;
+    run.controller.abort(reason);
+    await run.done;
+  }
+
+  /** Waits for a job's run to end, if it runs here. */
+  async settled(id: string): Promise<void> {
+    await this.#running.get(id)?.done;
+  }
+
+  /** Runs `fn` again after STORE_RETRY_MS unless closing; for store writes that failed in the background. */
+  #retryLater(fn: () => void): void {
+    if (this.#closing) return;
+    const timer = setTimeout(() => {
+      this.#retryTimers.delete(timer);
+      fn();
+    }, STORE_RETRY_MS);
+    timer.unref();
+    this.#retryTimers.add(timer);
+  }
+
+  /** Starts queued jobs while there is room; deferred, so a burst of calls schedules once. */
+  schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    // Deferred so a burst of submits, or a run ending, schedules once.
+    setImmediate(() => {
+      this.#scheduled = false;
+      try {
+        while (!this.#closing && this.#running.size < this.#opts.jobConcurrency) {
+          const next = this.#store.nextQueued(new Set(this.#running.keys()));
+          if (!next) break;
+          this.#start(next);
+        }
+      } catch (err) {
+        this.#log.error({ err: asCycleStreamError(err, StoreError).message }, 'the job store failed while starting jobs; trying again');
+        this.#retryLater(() => this.schedule());
+      }
+    });
+  }
+
+  /** Marks a job failed; if the store fails too, tries again later (a restart requeues it meanwhile). */
+  #recordFailure(id: string, code: string, message: string): void {
+    try {
+      this.#store.markFailed(id, Date.now(), code, message);
+      this.#opts.onChange(id);
+    } catch (err) {
+      this.#log.error({ job: id, err: asCycleStreamError(err, StoreError).message }, 'could not record the job failure; trying again');
+      this.#retryLater(() => this.#recordFailure(id, code, message));
+    }
+  }
+
+  #start(row: JobRow): void {
+    if (row.attempts >= MAX_ATTEMPTS) {
+      const err = new JobAbandonedError(`gave up after ${row.attempts} starts: the server stopped during each`);
+      this.#store.markFailed(row.id, Date.now(), err.code, err.message);
+      this.#opts.onChange(row.id);
+      return;
+    }
+    if (!this.#store.markRunning(row.id, Date.now())) return;
+    const run: Running = {
+      controller: new AbortController(),
+      done: Promise.resolve(),
+      framesDone: 0,
+      framesTotal: row.framesTotal,
+      samples: [],
+      lastEmitMs: 0,
+      lastSaveMs: Date.now(),
+    };
+    this.#running.set(row.id, run);
+    this.#opts.onChange(row.id);
+    run.done = this.#execute(row, run)
+      .catch((err: unknown) => this.#log.error({ job: row.id, err }, 'job run failed unexpectedly'))
+      .finally(() => {
+        this.#running.delete(row.id);
+        this.schedule();
+      });
+  }
+
+  async #execute(row: JobRow, run: Running): Promise<void> {
+    const dir = path.join(this.#opts.jobsDir, row.id);
+    const partial = path.join(dir, 'output.partial.mp4');
+    const result = path.join(dir, 'result.mp4');
+    const signal = run.controller.signal;
+    let generator = null;
+    let broken = false;
+    try {
+      generator = await this.#opts.pool.acquire(row.modelId);
+      const res = await translateVideo({
+        inputPath: path.join(dir, row.inputFile),
+        outputPath: partial,
+        probe: row.probe,
+        generator,
+        smoothing: row.smoothing,
+        processingShortSidePx: row.processingShortSidePx,
+        outputSize: { width: row.outputWidth, height: row.outputHeight },
+        signal,
+        onProgress: (p) => this.#onProgress(row.id, run, p.framesDone, p.framesTotal),
+      });
+      // Durable before it is announced: the result must not vanish with a crash right after "done".
+      const fh = await open(partial, 'r+');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(partial, result);
+      const { size } = await stat(result);
+      let marked: boolean;
+      try {
+        marked = this.#store.markDone(row.id, Date.now(), size, res.frames);
+      } catch (err) {
+        // The store's failure, not the model's: the job fails as STORE_FAILED and the generator is kept.
+        throw asCycleStreamError(err, StoreError);
+      }
+      if (marked) {
+        this.#log.info({ job: row.id, frames: res.frames, audio: res.audio }, 'job done');
+      } else {
+        // Cancelled between the last frame and here: the cancel wins.
+        await rm(result, { force: true });
+      }
+    } catch (err) {
+      await rm(partial, { force: true }).catch(() => undefined);
+      await rm(result, { force: true }).catch(() => undefined);
+      const reason: unknown = signal.aborted ? signal.reason : null;
+      if (signal.aborted && !(reason instanceof StoreError)) {
+        // Shutting down: back to the queue for the next start. Otherwise cancel() already marked it.
+        if (this.#closing) this.#tryRequeue(row.id);
+      } else {
+        const e = reason instanceof StoreError ? reason : asCycleStreamError(err, InferenceError);
+        broken = e instanceof InferenceError;
+        this.#log.warn({ job: row.id, err: e.message, code: e.code }, 'job failed');
+        this.#recordFailure(row.id, e.code, e.message);
+        return;
+      }
+    } finally {
+      if (generator) await this.#opts.pool.release(generator, broken);
+    }
+    this.#opts.onChange(row.id);
+  }
+
+  #tryRequeue(id: string): void {
+    try {
+      this.#store.requeue(id);
+    } catch (err) {
+      // Left as running in the store: the next start requeues it all the same.
+      this.#log.warn({ job: id, err: asCycleStreamError(err, StoreError).message }, 'could not requeue the job at shutdown');
+    }
+  }
+
+  #onProgress(id: string, run: Running, framesDone: number, framesTotal: number): void {
+    const now = Date.now();
+    recordProgress(run, now, framesDone, framesTotal);
+    if (now - run.lastSaveMs >= PROGRESS_SAVE_MS) {
+      run.lastSaveMs = now;
+      try {
+        this.#store.saveProgress(id, framesDone, framesTotal);
+      } catch (err) {
+        // Called from inside the runner: stop the run, and #execute records the failure.
+        const e = asCycleStreamError(err, StoreError);
+        run.controller.abort(e instanceof StoreError ? e : new StoreError(e.message, { cause: err }));
+        return;
+      }
+    }
+    const interval = this.#opts.progressIntervalMs ?? 250;
+    if (now - run.lastEmitMs >= interval || framesDone === framesTotal) {
+      run.lastEmitMs = now;
+      this.#opts.onProgress?.(progressOf(id, 'running', run));
+    }
+  }
+
+  /**
+   * Stops every run (each goes back in the queue for the next start) and waits for them;
+   * no job starts after this. Idempotent.
+   */
+  async close(reason: Error): Promise<void> {
+    this.#closing = true;
+    for (const t of this.#retryTimers) clearTimeout(t);
+    this.#retryTimers.clear();
+    const runs = [...this.#running.values()];
+    for (const r of runs) r.controller.abort(reason);
+    await Promise.all(runs.map((r) => r.done.catch(() => undefined)));
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close(new JobCancelledError('the job runner closed'));
+  }
+}
