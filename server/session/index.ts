@@ -1,4 +1,6 @@
 export { SessionManager, type ManagerConfig } from './manager.js';
-export { LiveSession, fitWithin, type ResourceCounters } from './live-session.js';
+export { LiveSession, type ResourceCounters } from './live-session.js';
+export { FFMPEG_CODECS, fitWithin, type LiveCodecs, type LiveStage } from './decode-stage.js';
+export { FrameSizeGate, announcedSize, fitsInputLimits, type InputSizeLimits } from './frame-size.js';
 export { SlidingWindow } from './window.js';
 export { FrameTranslator, type FrameTranslatorOptions, type TranslateJob } from './translator.js';
