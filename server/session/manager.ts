@@ -11,7 +11,7 @@ import { assertModelId, type InferenceHost } from '../inference/index.js';
 import { createPeerSession, inspectOffer, type PeerSession, type PeerSessionOptions, type SdpLimits } from '../webrtc/index.js';
 import type { ClientInfo, SessionEvents, SessionFactory, StartSession, SessionInfo, StreamSource } from '../signaling/index.js';
 import type { VideoCodecName } from '../webrtc/index.js';
-import { BusyError, ClosedError, RateLimitError } from '../shared/errors.js';
+import { BusyError, ClosedError, ModelLoadError, RateLimitError, asCycleStreamError } from '../shared/errors.js';
 import { processingSize } from '../shared/image.js';
 import { KeyedCounter } from '../shared/limits.js';
 import { OwnerScope, type Owner } from '../shared/owners.js';
@@ -225,7 +225,8 @@ export class SessionManager implements SessionFactory {
     if (peerResult.status === 'rejected' || warmResult.status === 'rejected') {
       // Whichever half failed, the other is closed now, not at its idle timeout.
       await this.#abandon(opening.peer, generator, log);
-      throw peerResult.status === 'rejected' ? peerResult.reason : (warmResult as PromiseRejectedResult).reason;
+      if (peerResult.status === 'rejected') throw peerResult.reason;
+      throw asCycleStreamError((warmResult as PromiseRejectedResult).reason, ModelLoadError);
     }
     const peer = peerResult.value;
     const events = req.events;
