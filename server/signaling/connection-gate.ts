@@ -69,6 +69,11 @@ export function gateConnections(io: SignalingServer, opts: ConnectionGateOptions
     next();
   });
 
+  // engine.io answers its own requests; its responses get the header every other one gets in app.ts.
+  io.engine.on('headers', (headers: Record<string, string>) => {
+    headers['x-content-type-options'] = 'nosniff';
+  });
+
   io.engine.on('connection', (conn: { request: IncomingMessage; once(event: 'close', cb: () => void): void }) => {
     const slot = reserved.get(conn.request);
     if (!slot) return;

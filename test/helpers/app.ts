@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { createApp, type App, type AppHooks } from '../../server/app.js';
 import { loadConfig, type Config } from '../../server/config.js';
@@ -15,7 +15,11 @@ export type TestSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
  * A real server on an ephemeral loopback port, serving the fixture models, API only unless `web`.
  * Its job data folder is a fresh temporary one (removed on close) unless `dataDir` is given.
  */
-export async function startTestApp(overrides: Partial<Config> = {}, hooks: AppHooks = {}): Promise<{ app: App; url: string; close(): Promise<void> }> {
+export async function startTestApp(
+  overrides: Partial<Config> = {},
+  hooks: AppHooks = {},
+  logger: Logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+): Promise<{ app: App; url: string; close(): Promise<void> }> {
   installPolyfills();
   const ownDataDir = overrides.dataDir ? null : mkdtempSync(path.join(tmpdir(), 'cyclestream-data-'));
   const config = loadConfig({
@@ -33,7 +37,7 @@ export async function startTestApp(overrides: Partial<Config> = {}, hooks: AppHo
       ...overrides,
     },
   });
-  const app = await createApp(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), hooks);
+  const app = await createApp(config, logger, hooks);
   const { url } = await app.listen();
   const close = async () => {
     await app.close();
