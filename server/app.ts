@@ -121,14 +121,16 @@ export async function createApp(config: Config, logger: Logger, hooks: AppHooks 
   });
 
   // Short ping interval so a vanished client's session is closed within ~10 s.
-  const io: SignalingServer = new IoServer(server, { pingInterval: 4000, pingTimeout: 4000, maxHttpBufferSize: 1e6, serveClient: false });
+  // A message's size is capped near the largest offer it may carry (JSON escapes CR LF: a few bytes per line).
+  const maxMessageBytes = 2 * config.maxSdpBytes + 16_384;
+  const io: SignalingServer = new IoServer(server, { pingInterval: 4000, pingTimeout: 4000, maxHttpBufferSize: maxMessageBytes, serveClient: false });
   gateConnections(io, {
     maxSocketsPerIp: config.maxSocketsPerIp,
     appOrigins: config.appOrigins,
     publicUrl: config.publicUrl,
     logger: logger.child({ stage: 'signaling' }),
   });
-  attachSignaling(io, sessions, logger.child({ stage: 'signaling' }));
+  attachSignaling(io, sessions, logger.child({ stage: 'signaling' }), { maxEventsPerS: config.maxSocketEventsPerS });
   jobEvents.io = io;
 
   let closing: Promise<void> | null = null;

@@ -90,6 +90,8 @@ const configSchema = z.object({
   maxSessionsPerIp: z.number().int().min(1).max(64),
   /** socket.io connections per client IP address. */
   maxSocketsPerIp: z.number().int().min(1).max(10_000),
+  /** Events one socket.io connection may send per second (bursts of twice that); the rest are refused. */
+  maxSocketEventsPerS: z.number().min(1).max(10_000),
   /** Server-sent event connections (GET /api/streams/:id/events). */
   maxSseConnectionsPerStream: z.number().int().min(1).max(10_000),
   maxSseConnectionsPerIp: z.number().int().min(1).max(10_000),
@@ -184,6 +186,7 @@ const KEYS: KeySpec[] = [
   { env: 'MAX_ICE_CANDIDATES_PER_SESSION', key: 'maxIceCandidatesPerSession', parse: int },
   { env: 'MAX_SESSIONS_PER_IP', key: 'maxSessionsPerIp', parse: int },
   { env: 'MAX_SOCKETS_PER_IP', key: 'maxSocketsPerIp', parse: int },
+  { env: 'MAX_SOCKET_EVENTS_PER_S', key: 'maxSocketEventsPerS', parse: num },
   { env: 'MAX_SSE_CONNECTIONS_PER_STREAM', key: 'maxSseConnectionsPerStream', parse: int },
   { env: 'MAX_SSE_CONNECTIONS_PER_IP', key: 'maxSseConnectionsPerIp', parse: int },
 ];
@@ -254,6 +257,9 @@ export function defaultConfig(root: string = process.cwd()): z.infer<typeof conf
     // Half the default MAX_SESSIONS: one address cannot take the whole server.
     maxSessionsPerIp: 2,
     maxSocketsPerIp: 16,
+    // The page sends a few events a second at most (options while a slider moves, a burst of ICE
+    // candidates at start); a model switch per event is what this bounds.
+    maxSocketEventsPerS: 20,
     maxSseConnectionsPerStream: 64,
     maxSseConnectionsPerIp: 16,
   };

@@ -16,6 +16,7 @@ export function securitySettings(config: Config): Record<string, unknown> {
     maxSessions: config.maxSessions,
     maxSessionsPerIp: config.maxSessionsPerIp,
     maxSocketsPerIp: config.maxSocketsPerIp,
+    maxSocketEventsPerS: config.maxSocketEventsPerS,
     maxSseConnectionsPerStream: config.maxSseConnectionsPerStream,
     maxSseConnectionsPerIp: config.maxSseConnectionsPerIp,
     maxViewersPerStream: config.maxViewersPerStream,

@@ -2,7 +2,7 @@ import type { Server, Socket } from 'socket.io';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { BadRequestError, RateLimitError, SessionNotFoundError, publicError } from '../shared/errors.js';
-import { clientKey } from '../shared/limits.js';
+import { TokenBucket, clientKey } from '../shared/limits.js';
 import {
   iceCandidateSchema,
   setOptionsSchema,
@@ -78,13 +78,30 @@ function safeAck<T>(ack: unknown): Ack<T> {
  * Binds socket.io events to live sessions: one session per socket, validated payloads, typed
  * errors in acks, and the session closed when its socket goes away.
  */
-export function attachSignaling(io: SignalingServer, factory: SessionFactory, logger: Logger): void {
+export interface SignalingOptions {
+  /** Events per second one socket may send, bursts of twice that; the rest are refused. */
+  maxEventsPerS: number;
+}
+
+export function attachSignaling(io: SignalingServer, factory: SessionFactory, logger: Logger, opts: SignalingOptions): void {
   io.on('connection', (socket: SignalingSocket) => {
     let session: LiveSessionPort | null = null;
     let starting: Promise<unknown> | null = null;
     let pending = false;
     const client: ClientInfo = { ip: clientKey(socket.handshake.address) };
     const log = logger.child({ socket: socket.id });
+    const bucket = new TokenBucket(opts.maxEventsPerS, opts.maxEventsPerS * 2);
+    let refusalLogged = 0;
+    socket.use((packet, next) => {
+      if (bucket.take()) return next();
+      const err = new RateLimitError(`more than ${opts.maxEventsPerS} events a second (MAX_SOCKET_EVENTS_PER_S); this one was dropped`, 1);
+      if (Date.now() - refusalLogged > 1000) {
+        refusalLogged = Date.now();
+        log.warn({ ip: client.ip, event: packet[0] }, 'socket.io events refused: over MAX_SOCKET_EVENTS_PER_S');
+      }
+      const ack = packet[packet.length - 1];
+      if (typeof ack === 'function') (ack as Ack<object>)({ ok: false, error: wire(err, log, String(packet[0])) });
+    });
 
     const closeSession = async (reason: CloseReason) => {
       const s = session;

@@ -1,8 +1,8 @@
 /**
  * Issue 12 §3, connections. Class: connections a client holds open for free: socket.io
  * connections (capped per address, and only from the server's own pages or APP_ORIGINS, since
- * WebSockets are not bound by CORS) and server-sent event streams (capped per stream and per
- * address). Over a cap: 429 or 503 with Retry-After and a message naming the key; a closed
+ * WebSockets are not bound by CORS), the events each one sends (a rate per socket), and
+ * server-sent event streams (capped per stream and per address). Over a cap: 429 or 503 with Retry-After and a message naming the key; a closed
  * connection gives its slot back. (ICE candidates per session: sdp-limits.test.ts.)
  */
 import { test } from 'node:test';
@@ -159,5 +159,30 @@ test('server-sent events: capped per address (429) and per stream (503), with Re
       for (const e of open) e.close();
       await srv.close();
     }
+  }
+});
+
+test('socket.io events per socket: over MAX_SOCKET_EVENTS_PER_S (bursts of twice that) are refused with RATE_LIMITED; the socket goes on', { timeout: 60_000 }, async () => {
+  const srv = await startTestApp({ maxSocketEventsPerS: 5 });
+  const socket = await connect(srv.url);
+  try {
+    // session:options needs a live session; without one each answer is SESSION_NOT_FOUND, which
+    // shows the event got through. 30 at once: the burst of 10 passes, the rest are refused.
+    const acks = await Promise.all(
+      Array.from({ length: 30 }, () => new Promise<{ ok: boolean; error?: { code: string; message: string } }>((resolve) => socket.emit('session:options', { smoothing: 0.5 }, resolve as never))),
+    );
+    const codes = acks.map((a) => a.error?.code);
+    const passed = codes.filter((c) => c === 'SESSION_NOT_FOUND').length;
+    // The bucket refills at 5 a second while the 30 are handled: a slow machine may let one more through.
+    assert.ok(passed >= 10 && passed <= 12, `${passed} passed`);
+    assert.equal(codes.filter((c) => c === 'RATE_LIMITED').length, 30 - passed);
+    assert.match(acks.find((a) => a.error?.code === 'RATE_LIMITED')!.error!.message, /MAX_SOCKET_EVENTS_PER_S/);
+    assert.equal(socket.connected, true);
+    await new Promise((r) => setTimeout(r, 1000));
+    const later = await new Promise<{ error?: { code: string } }>((resolve) => socket.emit('session:options', { smoothing: 0.5 }, resolve as never));
+    assert.equal(later.error?.code, 'SESSION_NOT_FOUND', 'the rate refills');
+  } finally {
+    socket.disconnect();
+    await srv.close();
   }
 });
