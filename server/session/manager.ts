@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { assertModelId, type InferenceHost } from '../inference/index.js';
-import { createPeerSession, inspectOffer, type PeerSession, type PeerSessionOptions, type SdpLimits } from '../webrtc/index.js';
+import { inspectOffer, type PeerSession, type SdpLimits } from '../webrtc/index.js';
 import type { ClientInfo, SessionEvents, SessionFactory, StartSession, SessionInfo, StreamSource } from '../signaling/index.js';
 import type { VideoCodecName } from '../webrtc/index.js';
 import { BusyError, ClosedError, ModelLoadError, RateLimitError, asCycleStreamError } from '../shared/errors.js';
@@ -18,6 +18,7 @@ import { OwnerScope, type Owner } from '../shared/owners.js';
 import type { Generator } from '../inference/index.js';
 import { LiveSession, type ResourceCounters } from './live-session.js';
 import type { LiveCodecs } from './decode-stage.js';
+import { PeerFactory } from './peers.js';
 
 export type ManagerConfig = Pick<
   Config,
@@ -99,6 +100,7 @@ export class SessionManager implements SessionFactory {
   readonly #perIp: KeyedCounter;
   readonly #owners: OwnerScope;
   readonly #codecs: LiveCodecs | undefined;
+  readonly #peers: PeerFactory;
 
   constructor(
     private readonly config: ManagerConfig,
@@ -110,6 +112,7 @@ export class SessionManager implements SessionFactory {
     this.#perIp = new KeyedCounter(config.maxSessionsPerIp);
     this.#owners = options.owners ?? new OwnerScope();
     this.#codecs = options.codecs;
+    this.#peers = new PeerFactory(config, this.sdpLimits, this.counters, this.#owners);
   }
 
   get size(): number {
@@ -209,16 +212,11 @@ export class SessionManager implements SessionFactory {
     // Warm up at the 640x480 camera's processing size while ICE gathers; other sizes warm on first use.
     const warm = processingSize(640, 480, shortSide, generator.manifest.input.sizeMultiple);
     const [peerResult, warmResult] = await Promise.allSettled([
-      this.#createPeer({
-        ...this.#peerOptions(log),
-        offerSdp: req.offerSdp,
-        preferCodec: this.config.videoCodec,
-        browserBitrateKbps: {
-          min: this.config.browserMinBitrateKbps,
-          start: this.config.browserStartBitrateKbps,
-          max: this.config.browserMaxBitrateKbps,
-        },
-      }),
+      this.#peers.publisher(
+        req.offerSdp,
+        { min: this.config.browserMinBitrateKbps, start: this.config.browserStartBitrateKbps, max: this.config.browserMaxBitrateKbps },
+        log,
+      ),
       generator.warmup(warm.width, warm.height),
     ]);
     if (peerResult.status === 'fulfilled') opening.peer = peerResult.value;
@@ -245,7 +243,7 @@ export class SessionManager implements SessionFactory {
         source: req.source,
         outputCodec: this.config.videoCodec,
         maxViewers: this.config.maxViewersPerStream,
-        createViewerPeer: (offerSdp: string, codec: VideoCodecName) => this.#createViewerPeer(id, log, offerSdp, codec),
+        createViewerPeer: (offerSdp: string, codec: VideoCodecName) => this.#peers.viewer(id, offerSdp, codec, log),
         ...(this.#codecs ? { codecs: this.#codecs } : {}),
         ...(req.ownerTokenHash ? { ownerTokenHash: req.ownerTokenHash } : {}),
         events: {
@@ -273,37 +271,6 @@ export class SessionManager implements SessionFactory {
   async #abandon(peer: PeerSession | undefined, generator: Generator, log: Logger): Promise<void> {
     const results = await Promise.allSettled([peer?.close(), generator.close()]);
     for (const r of results) if (r.status === 'rejected') log.warn({ err: r.reason }, 'closing a failed start');
-  }
-
-  /** A WHEP viewer's peer, traced to its stream's viewer for the crash guard. */
-  async #createViewerPeer(sessionId: string, log: Logger, offerSdp: string, codec: VideoCodecName): Promise<PeerSession> {
-    const holder: { peer?: PeerSession } = {};
-    const owner: Owner = { kind: 'viewer', id: sessionId, fail: () => void holder.peer?.close() };
-    holder.peer = await this.#owners.run(owner, () =>
-      this.#createPeer({ ...this.#peerOptions(log), offerSdp, role: 'viewer', viewerCodec: codec }),
-    );
-    return holder.peer;
-  }
-
-  /** Counted from creation until the peer connection has closed. */
-  async #createPeer(options: PeerSessionOptions): Promise<PeerSession> {
-    const peer = await createPeerSession(options);
-    this.counters.peers++;
-    peer.onClosed(() => {
-      this.counters.peers--;
-    });
-    return peer;
-  }
-
-  #peerOptions(log: Logger) {
-    return {
-      iceServers: this.config.iceServers,
-      iceAdditionalHostAddresses: this.config.iceHostAddresses,
-      jitterLatencyMs: this.config.jitterLatencyMs,
-      idleTimeoutMs: this.config.idleTimeoutMs,
-      sdpLimits: this.sdpLimits,
-      logger: log,
-    };
   }
 
   async close(): Promise<void> {

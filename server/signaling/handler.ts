@@ -95,12 +95,14 @@ export function attachSignaling(io: SignalingServer, factory: SessionFactory, lo
     socket.use((packet, next) => {
       if (bucket.take()) return next();
       const err = new RateLimitError(`more than ${opts.maxEventsPerS} events a second (MAX_SOCKET_EVENTS_PER_S); this one was dropped`, 1);
+      const ack = packet[packet.length - 1];
+      if (typeof ack === 'function') (ack as Ack<object>)({ ok: false, error: wire(err, log, String(packet[0])) });
+      // Once a second at most: a line in the log, and for events without an ack, one session:error.
       if (Date.now() - refusalLogged > 1000) {
         refusalLogged = Date.now();
         log.warn({ ip: client.ip, event: packet[0] }, 'socket.io events refused: over MAX_SOCKET_EVENTS_PER_S');
+        if (typeof ack !== 'function') socket.emit('session:error', wire(err, log, String(packet[0])));
       }
-      const ack = packet[packet.length - 1];
-      if (typeof ack === 'function') (ack as Ack<object>)({ ok: false, error: wire(err, log, String(packet[0])) });
     });
 
     const closeSession = async (reason: CloseReason) => {

@@ -178,7 +178,14 @@ test('socket.io events per socket: over MAX_SOCKET_EVENTS_PER_S (bursts of twice
     assert.equal(codes.filter((c) => c === 'RATE_LIMITED').length, 30 - passed);
     assert.match(acks.find((a) => a.error?.code === 'RATE_LIMITED')!.error!.message, /MAX_SOCKET_EVENTS_PER_S/);
     assert.equal(socket.connected, true);
-    await new Promise((r) => setTimeout(r, 1000));
+    // Events without an ack hear about it through session:error, once a second at most.
+    await new Promise((r) => setTimeout(r, 1100));
+    const errors: string[] = [];
+    socket.on('session:error', (e) => errors.push(e.code));
+    for (let i = 0; i < 30; i++) socket.emit('session:ice', { candidate: '' });
+    assert.ok(await waitFor(() => errors.includes('RATE_LIMITED'), 5000), errors.join(', '));
+    assert.equal(errors.filter((c) => c === 'RATE_LIMITED').length, 1, 'told once, not per dropped event');
+    await new Promise((r) => setTimeout(r, 2000));
     const later = await new Promise<{ error?: { code: string } }>((resolve) => socket.emit('session:options', { smoothing: 0.5 }, resolve as never));
     assert.equal(later.error?.code, 'SESSION_NOT_FOUND', 'the rate refills');
   } finally {

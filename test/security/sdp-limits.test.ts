@@ -96,7 +96,8 @@ describe('checkSdpLimits', () => {
 
 test('hostile offers and ICE input on every path are refused before any model loads; a live session beside them keeps receiving', { timeout: 120_000 }, async () => {
   const TOKEN = 'ingest-token-sdp-tests';
-  const srv = await startTestApp({ ingestTokens: [TOKEN] });
+  // Candidates go out in one burst here; the per-socket event rate has its own test.
+  const srv = await startTestApp({ ingestTokens: [TOKEN], maxSocketEventsPerS: 1000 });
   const live = await liveSession(srv.url, { codec: 'h264' });
   const other = await connect(srv.url);
   const publisher = new BrowserPeer({ codecs: ['h264'], direction: 'sendonly' });
