@@ -7,25 +7,45 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { Server as IoServer } from 'socket.io';
 import type { Config } from './config.js';
-import { createInferenceHost, listModels } from './inference/index.js';
-import { attachJobRooms, attachSignaling, type HealthResponse, type JobRooms, type ModelSummary, type SignalingServer } from './signaling/index.js';
-import { SessionManager } from './session/index.js';
-import { createWebHandler, frameAncestors, handleApi, handleStreamRoutes, sendJson, type WebHandler } from './http/index.js';
+import { createInferenceHost, listModels, type InferenceHost } from './inference/index.js';
+import {
+  attachJobRooms,
+  attachSignaling,
+  gateConnections,
+  type HealthResponse,
+  type JobRooms,
+  type ModelSummary,
+  type SignalingServer,
+} from './signaling/index.js';
+import { SessionManager, type LiveCodecs } from './session/index.js';
+import { SseLimits, createWebHandler, frameAncestors, handleApi, handleStreamRoutes, sendError, type WebHandler } from './http/index.js';
 import { JobManager } from './jobs/index.js';
+import { NotFoundError, OwnerScope } from './shared/index.js';
+import { securitySettings } from './security-settings.js';
 
 export interface App {
   readonly config: Config;
   readonly sessions: SessionManager;
   readonly jobs: JobManager;
+  /** Traces async work to its session, for the process-level crash guard (main.ts). */
+  readonly owners: OwnerScope;
   listen(): Promise<{ url: string; port: number }>;
   health(): HealthResponse;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-export async function createApp(config: Config, logger: Logger): Promise<App> {
+/** Seams for fault-injection tests: the stages are the real ones, wrapped. */
+export interface AppHooks {
+  codecs?: LiveCodecs;
+  wrapInferenceHost?: (host: InferenceHost) => InferenceHost;
+}
+
+export async function createApp(config: Config, logger: Logger, hooks: AppHooks = {}): Promise<App> {
   const startedAt = Date.now();
-  const host = createInferenceHost({
+  logger.info({ security: securitySettings(config) }, 'security settings');
+  const owners = new OwnerScope();
+  const realHost = createInferenceHost({
     modelsDir: config.modelsDir,
     providers: config.providers,
     intraOpThreads: config.intraOpThreads,
@@ -34,7 +54,11 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     precision: config.modelPrecision,
     logger: logger.child({ stage: 'inference' }),
   });
-  const sessions = new SessionManager(config, host, logger.child({ stage: 'session' }));
+  const host = hooks.wrapInferenceHost ? hooks.wrapInferenceHost(realHost) : realHost;
+  const sessions = new SessionManager(config, host, logger.child({ stage: 'session' }), {
+    owners,
+    ...(hooks.codecs ? { codecs: hooks.codecs } : {}),
+  });
   // Job events go only to the sockets watching that job with its token; socket.io is attached further down.
   const jobEvents: { rooms: JobRooms | null } = { rooms: null };
   const jobs = new JobManager({
@@ -93,8 +117,11 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
 
   const embedPolicy = frameAncestors(config.embedOrigins);
   const apiLog = logger.child({ stage: 'http' });
+  const sse = new SseLimits(config);
   const server = http.createServer((req, res) => {
-    handleStreamRoutes(req, res, { config, streams: sessions })
+    // No response of ours is meant to be sniffed into another type (an upload served as HTML).
+    res.setHeader('x-content-type-options', 'nosniff');
+    handleStreamRoutes(req, res, { config, streams: sessions, sse })
       .then((handled) => handled || handleApi(req, res, { health, models, jobs, maxJobTokensPerRequest: config.maxJobTokensPerRequest, logger: apiLog }))
       .then((handled) => {
         if (handled) return;
@@ -102,17 +129,25 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
         // Only the embed page may be framed, and only by the configured origins.
         res.setHeader('content-security-policy', req.url?.startsWith('/embed/') ? embedPolicy : "frame-ancestors 'self'");
         if (web) return web.handle(req, res);
-        sendJson(res, 404, { error: { code: 'NOT_FOUND', message: 'the web app is disabled (WEB=false)' } });
+        sendError(res, new NotFoundError('the web app is disabled (WEB=false)'));
       })
       .catch((err: unknown) => {
         logger.error({ err }, 'request failed');
-        if (!res.headersSent) sendJson(res, 500, { error: { code: 'INTERNAL', message: 'internal server error' } });
+        if (!res.headersSent) sendError(res, err);
       });
   });
 
   // Short ping interval so a vanished client's session is closed within ~10 s.
-  const io: SignalingServer = new IoServer(server, { pingInterval: 4000, pingTimeout: 4000, maxHttpBufferSize: 1e6, serveClient: false });
-  attachSignaling(io, sessions, logger.child({ stage: 'signaling' }));
+  // A message's size is capped near the largest offer it may carry (JSON escapes CR LF: a few bytes per line).
+  const maxMessageBytes = 2 * config.maxSdpBytes + 16_384;
+  const io: SignalingServer = new IoServer(server, { pingInterval: 4000, pingTimeout: 4000, maxHttpBufferSize: maxMessageBytes, serveClient: false });
+  gateConnections(io, {
+    maxSocketsPerIp: config.maxSocketsPerIp,
+    appOrigins: config.appOrigins,
+    publicUrl: config.publicUrl,
+    logger: logger.child({ stage: 'signaling' }),
+  });
+  attachSignaling(io, sessions, logger.child({ stage: 'signaling' }), { maxEventsPerS: config.maxSocketEventsPerS });
   jobEvents.rooms = attachJobRooms(io, jobs, logger.child({ stage: 'signaling' }), { maxWatchesPerSocket: config.maxJobTokensPerRequest });
 
   let closing: Promise<void> | null = null;
@@ -132,6 +167,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     config,
     sessions,
     jobs,
+    owners,
     health,
     listen: () =>
       new Promise((resolve, reject) => {

@@ -90,6 +90,28 @@ const configSchema = z.object({
   maxConcurrentImages: z.number().int().min(1).max(64),
   /** Image translations waiting for a turn; past this, 503 with Retry-After. */
   maxQueuedImages: z.number().int().min(0).max(1000),
+  // --- Live sessions, signaling and connections: limits and exposure (issue 12 §3) ---
+  /** Origin (and optional path) clients reach the server at; absolute links use it. '' = links stay relative. */
+  publicUrl: z.union([z.literal(''), z.string().regex(/^https?:\/\/[^/\s]+(\/\S*)?$/, 'must be an http(s) URL like https://example.com')]),
+  /** Origins besides the server's own whose pages may open socket.io connections (e.g. a dev server). */
+  appOrigins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin like https://example.com')),
+  /** SDP offers (socket.io, WHIP, WHEP) and ICE fragments (WHIP PATCH) are refused above these, before parsing. */
+  maxSdpBytes: z.number().int().min(1024).max(1_000_000),
+  maxSdpMediaSections: z.number().int().min(1).max(64),
+  maxSdpFormatsPerSection: z.number().int().min(1).max(128),
+  maxSdpAttributeLines: z.number().int().min(16).max(10_000),
+  maxSdpLineBytes: z.number().int().min(256).max(65_536),
+  /** In the offer and trickled afterwards (session:ice, WHIP PATCH), together. */
+  maxIceCandidatesPerSession: z.number().int().min(1).max(1000),
+  /** Live sessions (webcam and WHIP) starting or running per client IP address. */
+  maxSessionsPerIp: z.number().int().min(1).max(64),
+  /** socket.io connections per client IP address. */
+  maxSocketsPerIp: z.number().int().min(1).max(10_000),
+  /** Events one socket.io connection may send per second (bursts of twice that); the rest are refused. */
+  maxSocketEventsPerS: z.number().min(1).max(10_000),
+  /** Server-sent event connections (GET /api/streams/:id/events). */
+  maxSseConnectionsPerStream: z.number().int().min(1).max(10_000),
+  maxSseConnectionsPerIp: z.number().int().min(1).max(10_000),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
@@ -178,6 +200,20 @@ const KEYS: KeySpec[] = [
   { env: 'MAX_IMAGE_ASPECT_RATIO', key: 'maxImageAspectRatio', parse: num },
   { env: 'MAX_CONCURRENT_IMAGES', key: 'maxConcurrentImages', parse: int },
   { env: 'MAX_QUEUED_IMAGES', key: 'maxQueuedImages', parse: int },
+  // Live sessions, signaling and connections (issue 12 §3).
+  { env: 'PUBLIC_URL', key: 'publicUrl', parse: (raw) => raw.trim().replace(/\/+$/, '') },
+  { env: 'APP_ORIGINS', key: 'appOrigins', parse: list },
+  { env: 'MAX_SDP_BYTES', key: 'maxSdpBytes', parse: int },
+  { env: 'MAX_SDP_MEDIA_SECTIONS', key: 'maxSdpMediaSections', parse: int },
+  { env: 'MAX_SDP_FORMATS_PER_SECTION', key: 'maxSdpFormatsPerSection', parse: int },
+  { env: 'MAX_SDP_ATTRIBUTE_LINES', key: 'maxSdpAttributeLines', parse: int },
+  { env: 'MAX_SDP_LINE_BYTES', key: 'maxSdpLineBytes', parse: int },
+  { env: 'MAX_ICE_CANDIDATES_PER_SESSION', key: 'maxIceCandidatesPerSession', parse: int },
+  { env: 'MAX_SESSIONS_PER_IP', key: 'maxSessionsPerIp', parse: int },
+  { env: 'MAX_SOCKETS_PER_IP', key: 'maxSocketsPerIp', parse: int },
+  { env: 'MAX_SOCKET_EVENTS_PER_S', key: 'maxSocketEventsPerS', parse: num },
+  { env: 'MAX_SSE_CONNECTIONS_PER_STREAM', key: 'maxSseConnectionsPerStream', parse: int },
+  { env: 'MAX_SSE_CONNECTIONS_PER_IP', key: 'maxSseConnectionsPerIp', parse: int },
 ];
 
 export function defaultConfig(root: string = process.cwd()): z.infer<typeof configSchema> {
@@ -222,7 +258,8 @@ export function defaultConfig(root: string = process.cwd()): z.infer<typeof conf
     ingestTokens: [],
     viewerTokens: [],
     operatorTokens: [],
-    embedOrigins: ['*'],
+    // Same origin only; EMBED_ORIGINS=* opens embedding to every site (README, "Embedding").
+    embedOrigins: [],
     // Each viewer costs SRTP and a socket send per packet on the main thread, not a model run.
     maxViewersPerStream: 16,
     // On a CPU a batch costs as much as its frames one by one, and sharing one worker would
@@ -241,6 +278,26 @@ export function defaultConfig(root: string = process.cwd()): z.infer<typeof conf
     // Each running image holds a generator and a few full-size buffers (up to MAX_IMAGE_PIXELS).
     maxConcurrentImages: 2,
     maxQueuedImages: 8,
+
+    // Live sessions, signaling and connections (issue 12 §3).
+    publicUrl: '',
+    appOrigins: [],
+    // A browser's offer is 4-10 KB with a few hundred lines, 2-3 sections, 30-40 formats in the
+    // video one and a handful of candidates; these leave it room and keep a hostile offer cheap.
+    maxSdpBytes: 32_768,
+    maxSdpMediaSections: 8,
+    maxSdpFormatsPerSection: 64,
+    maxSdpAttributeLines: 1000,
+    maxSdpLineBytes: 4096,
+    maxIceCandidatesPerSession: 64,
+    // Half the default MAX_SESSIONS: one address cannot take the whole server.
+    maxSessionsPerIp: 2,
+    maxSocketsPerIp: 16,
+    // The page sends a few events a second at most (options while a slider moves, a burst of ICE
+    // candidates at start); a model switch per event is what this bounds.
+    maxSocketEventsPerS: 20,
+    maxSseConnectionsPerStream: 64,
+    maxSseConnectionsPerIp: 16,
   };
 }
 
@@ -299,7 +356,7 @@ export function loadConfig(
   }
   // zod hands back its own copies, so this freezes nothing the caller passed in overrides.
   freezeNested(cfg);
-  return Object.freeze({ ...cfg, providers: Object.freeze([...cfg.providers]) as Provider[] });
+  return Object.freeze({ ...cfg, publicUrl: cfg.publicUrl.replace(/\/+$/, ''), providers: Object.freeze([...cfg.providers]) as Provider[] });
 }
 
 /** Freezes every object and array inside `value` (not `value` itself), however deep. */

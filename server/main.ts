@@ -4,7 +4,7 @@
 import { pino } from 'pino';
 import { loadConfig, CONFIG_HELP } from './config.js';
 import { createApp } from './app.js';
-import { ConfigError, installPolyfills } from './shared/index.js';
+import { ConfigError, installCrashGuard, installPolyfills } from './shared/index.js';
 import { setFfmpegLogLevel } from './codec/index.js';
 
 installPolyfills();
@@ -34,14 +34,14 @@ const { url } = await app.listen();
 logger.info({ url, backendChain: config.providers, models: config.modelsDir }, `cyclestream ready on ${url}`);
 
 let stopping = false;
-const stop = (signal: string) => {
+const stop = (signal: string, exitCode = 0) => {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'shutting down');
   const force = setTimeout(() => process.exit(1), 5000);
   force.unref();
   app.close().then(
-    () => process.exit(0),
+    () => process.exit(exitCode),
     (err: unknown) => {
       logger.error({ err }, 'shutdown failed');
       process.exit(1);
@@ -49,4 +49,6 @@ const stop = (signal: string) => {
   );
 };
 process.on('SIGINT', () => stop('SIGINT'));
+// Errors nobody caught close the session they came from, not the server (server/shared/crash-guard.ts).
+installCrashGuard(process, { logger, owners: app.owners, onFatal: (reason) => stop(`fatal: ${reason}`, 1) });
 process.on('SIGTERM', () => stop('SIGTERM'));

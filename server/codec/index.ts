@@ -17,5 +17,6 @@ export {
   type VideoEncoderStats,
 } from './encoder.js';
 export { createRgbConverter, type RgbConverter, type RgbConverterStats } from './rgb.js';
+export { ExpGolombReader, h264SpsSize, vp8KeyframeSize, type CodedSize } from './frame-header.js';
 export { setFfmpegLogLevel, type FfmpegLogLevel } from './ffmpeg.js';
 export type { Frame } from 'node-av';

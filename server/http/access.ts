@@ -2,9 +2,10 @@
  * Who may do what on the streaming routes: bearer tokens (WHIP ingest, viewers, operators) and
  * the origins allowed to embed and play streams (CORS and CSP frame-ancestors).
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ForbiddenError, UnauthorizedError } from '../shared/errors.js';
+import { isAllowedOrigin } from '../shared/origins.js';
 
 /** The bearer token from `Authorization`, else from `?token=` (iframes and EventSource cannot set headers). */
 export function presentedToken(req: IncomingMessage, url: URL, allowQuery: boolean): string | null {
@@ -16,14 +17,25 @@ export function presentedToken(req: IncomingMessage, url: URL, allowQuery: boole
   return allowQuery ? url.searchParams.get('token') : null;
 }
 
-function tokenMatches(token: string, allowed: readonly string[]): boolean {
-  const given = Buffer.from(token);
+/** sha256 of a token, hex: what is kept of a token that created something, and what tokens are compared by. */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/**
+ * Compares digests, never the tokens: both sides are 32 bytes whatever the tokens' lengths, so
+ * neither the comparison's time nor an early length check tells anything about a configured token.
+ */
+export function tokenHashEquals(token: string, wantHashHex: string): boolean {
+  const want = Buffer.from(wantHashHex, 'hex');
+  const given = createHash('sha256').update(token).digest();
+  return want.length === given.length && timingSafeEqual(want, given);
+}
+
+export function tokenMatches(token: string, allowed: readonly string[]): boolean {
   let ok = false;
-  for (const candidate of allowed) {
-    const want = Buffer.from(candidate);
-    // Compare every configured token, and in constant time, so timing tells nothing about them.
-    if (want.length === given.length && timingSafeEqual(want, given)) ok = true;
-  }
+  // Every configured token is compared, so the time does not tell which one (if any) matched.
+  for (const candidate of allowed) if (tokenHashEquals(token, hashToken(candidate))) ok = true;
   return ok;
 }
 
@@ -36,11 +48,11 @@ export function requireToken(
   token: string | null,
   allowed: readonly string[],
   what: string,
-  opts: { closedWhenEmpty?: boolean } = {},
+  opts: { closedWhenEmpty?: boolean; configKey?: string } = {},
 ): void {
   if (allowed.length === 0 && !opts.closedWhenEmpty) return;
   if (token === null || token === '') throw new UnauthorizedError(`${what} needs "Authorization: Bearer <token>"`);
-  if (allowed.length === 0) throw new ForbiddenError(`${what} is switched off: no tokens are configured (INGEST_TOKENS)`);
+  if (allowed.length === 0) throw new ForbiddenError(`${what} is switched off: no tokens are configured (${opts.configKey ?? 'INGEST_TOKENS'})`);
   if (!tokenMatches(token, allowed)) throw new ForbiddenError(`${what}: the token is not valid`);
 }
 
@@ -49,16 +61,14 @@ function originOf(req: IncomingMessage): string | undefined {
   return typeof o === 'string' && o !== 'null' ? o : undefined;
 }
 
-/** Whether a browser page on the request's Origin may use the route (no Origin: not a browser page). */
-export function originAllowed(req: IncomingMessage, allowedOrigins: readonly string[]): boolean {
+/**
+ * Whether a browser page on the request's Origin may use the route (no Origin: not a browser
+ * page). The server's own pages are always allowed: the Origin names the Host the request went
+ * to, or the origin of PUBLIC_URL.
+ */
+export function originAllowed(req: IncomingMessage, allowedOrigins: readonly string[], publicUrl = ''): boolean {
   const origin = originOf(req);
-  if (!origin || allowedOrigins.includes('*') || allowedOrigins.includes(origin)) return true;
-  // The server's own pages (the embed page, the webcam page) are always allowed.
-  try {
-    return new URL(origin).host === req.headers.host;
-  } catch {
-    return false;
-  }
+  return !origin || isAllowedOrigin(origin, req.headers.host, allowedOrigins, publicUrl);
 }
 
 export interface CorsPolicy {

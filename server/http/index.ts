@@ -3,3 +3,4 @@ export { sendJson, sendError } from './respond.js';
 export { createWebHandler, type WebHandler } from './web.js';
 export { handleStreamRoutes, summarize, type StreamHost, type StreamRoutesDeps } from './stream-routes.js';
 export { frameAncestors } from './access.js';
+export { SseLimits } from './stream-events.js';

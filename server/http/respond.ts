@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { CycleStreamError, UnauthorizedError } from '../shared/errors.js';
+import { UnauthorizedError, publicError } from '../shared/errors.js';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
@@ -12,16 +12,15 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
-/** Every API error body is `{ error: { code, message } }`; unknown errors never leak internals. */
+/**
+ * Every API error body is `{ error: { code, message } }`, through the one error policy
+ * (server/shared/errors.ts): unknown errors never leak internals, messages never carry server
+ * paths, and limits that free up say when to retry.
+ */
 export function sendError(res: ServerResponse, err: unknown, headers: Record<string, string> = {}): void {
-  if (err instanceof CycleStreamError) {
-    const extra: Record<string, string> = { ...headers };
-    // Every refusal that says when to come back (viewer limit, busy, too many requests) says it here.
-    const retryAfterS = (err as { retryAfterS?: unknown }).retryAfterS;
-    if (typeof retryAfterS === 'number') extra['retry-after'] = String(Math.max(1, Math.ceil(retryAfterS)));
-    if (err instanceof UnauthorizedError) extra['www-authenticate'] = 'Bearer';
-    sendJson(res, err.status, { error: err.toJSON() }, extra);
-    return;
-  }
-  sendJson(res, 500, { error: { code: 'INTERNAL', message: 'internal server error' } }, headers);
+  const { status, code, message, retryAfterS } = publicError(err);
+  const extra: Record<string, string> = { ...headers };
+  if (retryAfterS !== undefined) extra['retry-after'] = String(retryAfterS);
+  if (err instanceof UnauthorizedError) extra['www-authenticate'] = 'Bearer';
+  sendJson(res, status, { error: { code, message } }, extra);
 }

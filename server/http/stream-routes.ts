@@ -2,41 +2,43 @@
  * Streams over standard HTTP:
  *   POST   /whip/:modelId               WHIP ingest (RFC 9725): SDP offer in, 201 + answer + Location
  *   PATCH  /whip/:modelId/:streamId     trickled ICE candidates (application/trickle-ice-sdpfrag)
- *   DELETE /whip/:modelId/:streamId     ends the stream
+ *   DELETE /whip/:modelId/:streamId     ends the stream (PATCH and DELETE: the creating token, or an operator's)
  *   POST   /whep/:streamId              WHEP playback: SDP offer in, 201 + answer + Location
  *   DELETE /whep/:streamId/:viewerId    ends the viewer
- *   GET    /api/streams                 every live stream with viewer counts (operator)
+ *   GET    /api/streams                 every live stream with viewer counts (operator; closed while
+ *                                       other tokens are configured and OPERATOR_TOKENS is not)
  *   GET    /api/streams/:id             one stream
  *   GET    /api/streams/:id/events      server-sent events: `state`, then `offline`
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config.js';
 import type { LiveSession } from '../session/index.js';
-import type { SessionInfo, StreamStateEvent, StreamSummary } from '../signaling/index.js';
-import { BadRequestError, BusyError, ForbiddenError, MethodNotAllowedError, StreamNotFoundError } from '../shared/errors.js';
-import { applyCors, originAllowed, presentedToken, requireToken, type CorsPolicy } from './access.js';
+import type { ClientInfo, SessionInfo, StreamSummary } from '../signaling/index.js';
+import { BadRequestError, ForbiddenError, MethodNotAllowedError, StreamNotFoundError, UnauthorizedError } from '../shared/errors.js';
+import { clientKey } from '../shared/limits.js';
+import { checkSdpLimits, type SdpLimits } from '../webrtc/index.js';
+import { applyCors, hashToken, originAllowed, presentedToken, requireToken, tokenHashEquals, tokenMatches, type CorsPolicy } from './access.js';
 import { readTextBody, requireMediaType } from './body.js';
 import { sendError, sendJson } from './respond.js';
+import { streamEvents, type SseLimits } from './stream-events.js';
 
 export interface StreamHost {
   get(id: string): LiveSession | undefined;
   all(): LiveSession[];
-  createWhip(req: { modelId: string; offerSdp: string }): Promise<{ session: LiveSession; info: SessionInfo }>;
+  createWhip(req: { modelId: string; offerSdp: string; ownerTokenHash?: string }, client: ClientInfo): Promise<{ session: LiveSession; info: SessionInfo }>;
+  readonly sdpLimits: SdpLimits;
 }
 
 export type StreamRoutesConfig = Pick<
   Config,
-  'ingestTokens' | 'viewerTokens' | 'operatorTokens' | 'embedOrigins' | 'iceServers' | 'maxViewersPerStream'
+  'ingestTokens' | 'viewerTokens' | 'operatorTokens' | 'embedOrigins' | 'iceServers' | 'maxViewersPerStream' | 'publicUrl'
 >;
 
 export interface StreamRoutesDeps {
   config: StreamRoutesConfig;
   streams: StreamHost;
+  sse: SseLimits;
 }
-
-const MAX_SDP_BYTES = 128 * 1024;
-const BUSY_RETRY_AFTER_S = 10;
-const SSE_HEARTBEAT_MS = 15_000;
 
 const ID = '([A-Za-z0-9_-]{1,128})';
 const WHIP_ROUTE = new RegExp(`^/whip/${ID}$`);
@@ -68,7 +70,7 @@ export async function handleStreamRoutes(req: IncomingMessage, res: ServerRespon
       res.writeHead(204).end();
       return true;
     }
-    if (!isWhip && !originAllowed(req, config.embedOrigins)) {
+    if (!isWhip && !originAllowed(req, config.embedOrigins, config.publicUrl)) {
       throw new ForbiddenError(`origin ${req.headers.origin} may not play streams from this server (EMBED_ORIGINS)`);
     }
     let m: RegExpExecArray | null;
@@ -78,7 +80,10 @@ export async function handleStreamRoutes(req: IncomingMessage, res: ServerRespon
     if ((m = WHEP_RESOURCE.exec(path))) return await whepResource(req, res, url, deps, m[1]!, m[2]!);
     if (path === '/api/streams') {
       if (req.method !== 'GET') throw new MethodNotAllowedError(`${req.method} is not allowed on ${path}`);
-      requireToken(presentedToken(req, url, true), config.operatorTokens, 'listing streams');
+      // Open on a server with no tokens at all; once any token guards anything, the list of every
+      // stream (with its ids) is for operators only.
+      const anyTokens = config.ingestTokens.length + config.viewerTokens.length + config.operatorTokens.length > 0;
+      requireToken(presentedToken(req, url, true), config.operatorTokens, 'listing streams', { closedWhenEmpty: anyTokens, configKey: 'OPERATOR_TOKENS' });
       sendJson(res, 200, { streams: deps.streams.all().map((s) => summarize(s, config)) });
       return true;
     }
@@ -91,14 +96,13 @@ export async function handleStreamRoutes(req: IncomingMessage, res: ServerRespon
     if ((m = STREAM_EVENTS.exec(path))) {
       if (req.method !== 'GET') throw new MethodNotAllowedError(`${req.method} is not allowed on ${path}`);
       requireToken(presentedToken(req, url, true), config.viewerTokens, 'this stream');
-      streamEvents(req, res, liveStream(deps, m[1]!));
+      streamEvents(req, res, liveStream(deps, m[1]!), deps.sse);
       return true;
     }
     sendJson(res, 404, { error: { code: 'NOT_FOUND', message: `no route ${req.method} ${path}` } });
   } catch (err) {
-    if (!res.headersSent) {
-      sendError(res, err, err instanceof BusyError ? { 'retry-after': String(BUSY_RETRY_AFTER_S) } : {});
-    } else res.end();
+    if (!res.headersSent) sendError(res, err);
+    else res.end();
   }
   return true;
 }
@@ -109,18 +113,30 @@ function liveStream(deps: StreamRoutesDeps, id: string): LiveSession {
   return s;
 }
 
-async function readOffer(req: IncomingMessage): Promise<string> {
+/** The body is read no further than MAX_SDP_BYTES; the other SDP caps are checked before parsing. */
+async function readOffer(req: IncomingMessage, limits: SdpLimits): Promise<string> {
   requireMediaType(req, 'application/sdp');
-  const sdp = await readTextBody(req, MAX_SDP_BYTES);
+  const sdp = await readTextBody(req, limits.maxBytes);
   if (!sdp.trim()) throw new BadRequestError('the request body must be an SDP offer');
   return sdp;
 }
 
-/** Absolute base URL as the client reached us (Host header; X-Forwarded-Proto behind a TLS proxy). */
-function baseUrl(req: IncomingMessage): string {
-  const forwarded = req.headers['x-forwarded-proto'];
-  const proto = typeof forwarded === 'string' && /^https?$/.test(forwarded) ? forwarded : 'http';
-  return `${proto}://${req.headers.host ?? 'localhost'}`;
+/**
+ * Prefix of absolute links: PUBLIC_URL, or nothing (links relative to the request URL, which
+ * RFC 8288 allows). Never the Host header, which a client sets to anything it likes.
+ */
+function baseUrl(config: StreamRoutesConfig): string {
+  return config.publicUrl;
+}
+
+/** PATCH and DELETE of a WHIP stream: the token that created it, or an operator token. */
+function requireStreamOwner(req: IncomingMessage, url: URL, session: LiveSession, config: StreamRoutesConfig): void {
+  const token = presentedToken(req, url, false);
+  if (token === null || token === '') throw new UnauthorizedError('changing a WHIP stream needs "Authorization: Bearer <token>"');
+  const owner = session.ownerTokenHash !== undefined && tokenHashEquals(token, session.ownerTokenHash);
+  if (!owner && !tokenMatches(token, config.operatorTokens)) {
+    throw new ForbiddenError('only the token that created this stream, or an operator token, may change or end it');
+  }
 }
 
 function streamUrls(id: string): StreamSummary['urls'] {
@@ -166,10 +182,14 @@ function iceServerLinks(config: StreamRoutesConfig): string[] {
 
 async function whipPublish(req: IncomingMessage, res: ServerResponse, url: URL, deps: StreamRoutesDeps, modelId: string): Promise<true> {
   if (req.method !== 'POST') throw new MethodNotAllowedError(`${req.method} is not allowed on ${url.pathname}; POST an SDP offer`);
-  requireToken(presentedToken(req, url, false), deps.config.ingestTokens, 'WHIP ingest', { closedWhenEmpty: true });
-  const offerSdp = await readOffer(req);
-  const { session, info } = await deps.streams.createWhip({ modelId, offerSdp });
-  const base = baseUrl(req);
+  const token = presentedToken(req, url, false);
+  requireToken(token, deps.config.ingestTokens, 'WHIP ingest', { closedWhenEmpty: true });
+  const offerSdp = await readOffer(req, deps.streams.sdpLimits);
+  const { session, info } = await deps.streams.createWhip(
+    { modelId, offerSdp, ownerTokenHash: hashToken(token!) },
+    { ip: clientKey(req.socket.remoteAddress) },
+  );
+  const base = baseUrl(deps.config);
   const urls = streamUrls(session.id);
   const links = [
     `<${base}/api/streams/${session.id}>; rel="describedby"; type="application/json"`,
@@ -186,6 +206,7 @@ async function whipPublish(req: IncomingMessage, res: ServerResponse, url: URL, 
     'cache-control': 'no-store',
   });
   res.end(info.answerSdp);
+  session.answerSent();
   return true;
 }
 
@@ -197,10 +218,10 @@ async function whipResource(
   modelId: string,
   streamId: string,
 ): Promise<true> {
-  requireToken(presentedToken(req, url, false), deps.config.ingestTokens, 'WHIP ingest', { closedWhenEmpty: true });
   const session = deps.streams.get(streamId);
   // Only a WHIP publisher's own resource: a webcam session is not ended through WHIP.
   if (!session || session.closed || session.source !== 'whip') throw new StreamNotFoundError(`no WHIP session ${modelId}/${streamId}`);
+  requireStreamOwner(req, url, session, deps.config);
   if (req.method === 'DELETE') {
     await session.close('stopped');
     sendJson(res, 200, { ok: true });
@@ -208,7 +229,9 @@ async function whipResource(
   }
   if (req.method === 'PATCH') {
     requireMediaType(req, 'application/trickle-ice-sdpfrag');
-    const frag = await readTextBody(req, MAX_SDP_BYTES);
+    const frag = await readTextBody(req, deps.streams.sdpLimits.maxBytes);
+    // The session's candidate cap is enforced per candidate below; this bounds the fragment itself.
+    checkSdpLimits(frag, deps.streams.sdpLimits, 'ICE fragment');
     if (/^a=ice-ufrag:/m.test(frag) && /^a=ice-restart/m.test(frag)) throw new BadRequestError('ICE restarts are not supported');
     const mid = /^a=mid:(\S+)/m.exec(frag)?.[1] ?? null;
     for (const line of frag.split(/\r?\n/)) {
@@ -224,13 +247,13 @@ async function whepPlay(req: IncomingMessage, res: ServerResponse, url: URL, dep
   if (req.method !== 'POST') throw new MethodNotAllowedError(`${req.method} is not allowed on ${url.pathname}; POST an SDP offer`);
   requireToken(presentedToken(req, url, true), deps.config.viewerTokens, 'watching this stream');
   const session = liveStream(deps, streamId);
-  const offerSdp = await readOffer(req);
+  const offerSdp = await readOffer(req, deps.streams.sdpLimits);
   const { viewerId, answerSdp } = await session.addViewer(offerSdp);
   res.writeHead(201, {
     'content-type': 'application/sdp',
     location: `/whep/${streamId}/${viewerId}`,
     etag: `"${viewerId}"`,
-    link: `<${baseUrl(req)}/api/streams/${streamId}/events>; rel="urn:cyclestream:events"; type="text/event-stream"`,
+    link: `<${baseUrl(deps.config)}/api/streams/${streamId}/events>; rel="urn:cyclestream:events"; type="text/event-stream"`,
     'cache-control': 'no-store',
   });
   res.end(answerSdp);
@@ -255,30 +278,4 @@ async function whepResource(
   if (!session || !(await session.removeViewer(viewerId))) throw new StreamNotFoundError(`no viewer ${viewerId} on stream ${streamId}`);
   sendJson(res, 200, { ok: true });
   return true;
-}
-
-function streamEvents(req: IncomingMessage, res: ServerResponse, session: LiveSession): void {
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-store',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
-  const send = (event: string, data: StreamStateEvent) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-  send('state', { state: 'live', viewers: session.counters().viewers });
-  // Proxies drop connections that stay silent; a comment line keeps this one open.
-  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), SSE_HEARTBEAT_MS);
-  heartbeat.unref();
-  const stop = () => {
-    clearInterval(heartbeat);
-    unsubscribe();
-  };
-  const unsubscribe = session.onStreamEvent((e) => {
-    if (e.state === 'offline') {
-      send('offline', e);
-      stop();
-      res.end();
-    } else send('state', e);
-  });
-  req.on('close', stop);
 }

@@ -10,7 +10,7 @@ import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import { assertModelId, listModels } from '../inference/index.js';
-import { BadRequestError, BusyError, ModelNotFoundError, StoreError, TooManyRequestsError, asCycleStreamError } from '../shared/errors.js';
+import { BadRequestError, BusyError, ModelNotFoundError, StoreError, RateLimitError, asCycleStreamError } from '../shared/errors.js';
 import { hashToken, newToken } from '../shared/tokens.js';
 import { VIDEO_CONTAINERS } from './formats.js';
 import { toSource } from './job-info.js';
@@ -71,7 +71,7 @@ export function checkQueueCapacity(store: JobStore, config: IntakeConfig, client
     throw new BusyError(`the job queue is full (${all} jobs queued or running); try again later`, QUEUE_RETRY_AFTER_S);
   }
   if (client !== undefined && store.countActive(client) >= config.maxQueuedJobsPerClient) {
-    throw new TooManyRequestsError(
+    throw new RateLimitError(
       `you have ${config.maxQueuedJobsPerClient} job(s) queued or running, the most one client may have; wait for one to finish`,
       QUEUE_RETRY_AFTER_S,
     );

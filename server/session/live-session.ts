@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { createRgbConverter, createVideoDecoder, createVideoEncoder, type DecodedFrame, type Frame, type VideoDecoder, type VideoEncoder } from '../codec/index.js';
+import type { Frame, VideoEncoder } from '../codec/index.js';
 import { assertModelId, type Generator, type InferenceHost } from '../inference/index.js';
 import { createTemporalSmoother } from '../temporal/index.js';
 import { FrameTranslator } from '../translate/index.js';
@@ -14,27 +14,17 @@ import type { EncodedVideoFrame, PeerSession, VideoCodecName } from '../webrtc/i
 import { VideoFanout, ViewerSet, type CreateViewerPeer } from '../streams/index.js';
 import type { Backend, CloseReason, SessionStats, StreamSource, StreamStateEvent } from '../signaling/index.js';
 import type { SessionEvents } from '../signaling/index.js';
-import { BadRequestError, ClosedError, CodecError, ModelLoadError, asCycleStreamError } from '../shared/errors.js';
-import { fitWithin, processingSize, type RgbImage } from '../shared/image.js';
-import { RgbPool } from '../shared/rgb-pool.js';
+import { BadRequestError, ClosedError, CodecError, FrameTooLargeError, ModelLoadError, asCycleStreamError, publicError } from '../shared/errors.js';
+import type { RgbImage } from '../shared/image.js';
+import { DecodeStage, FFMPEG_CODECS, processingTarget, type DecodedPicture, type LiveCodecs, type LiveStage, type ResourceCounters } from './decode-stage.js';
+import type { GateVerdict } from './frame-size.js';
 import { LatestFrameScheduler } from './scheduler.js';
 import { SlidingWindow } from './window.js';
+import { RateLimiter } from '../webrtc/rate-limiter.js';
 
 export type SessionConfig = Pick<Config, 'maxInputWidthPx' | 'maxInputHeightPx' | 'outputBitrateKbps'>;
 
-/** Shared with the manager so /api/health can prove that closed sessions freed their codecs and peers. */
-export interface ResourceCounters {
-  codecs: number;
-  /** Peer connections, publishers' and viewers'. */
-  peers: number;
-}
-
-interface Job {
-  img: RgbImage;
-  receivedAtMs: number;
-  streamWidth: number;
-  streamHeight: number;
-}
+export type { ResourceCounters };
 
 export interface LiveSessionOptions {
   id: string;
@@ -53,6 +43,10 @@ export interface LiveSessionOptions {
   outputCodec: VideoCodecName;
   maxViewers: number;
   createViewerPeer: CreateViewerPeer;
+  /** Default: FFmpeg's, through node-av. */
+  codecs?: LiveCodecs;
+  /** sha256 of the bearer token that created a WHIP stream; PATCH and DELETE need it (or an operator's). */
+  ownerTokenHash?: string;
 }
 
 export interface StreamCounters {
@@ -68,15 +62,14 @@ export class LiveSession {
   #generator: Generator;
   #smoothing: number;
   #shortSidePx: number;
-  #decoder: VideoDecoder | null = null;
   #encoder: VideoEncoder | null = null;
-  readonly #converter = createRgbConverter();
+  readonly #codecs: LiveCodecs;
+  readonly #converter;
   readonly #temporal;
-  readonly #scheduler: LatestFrameScheduler<Job, void>;
-  /** Frames cycle through it: one decoding, one pending, one in the model, one finishing. */
-  readonly #frames = new RgbPool(5);
-  #decodeChain: Promise<void> = Promise.resolve();
-  #decodeQueued = 0;
+  readonly #scheduler: LatestFrameScheduler<DecodedPicture, void>;
+  readonly #decoding: DecodeStage;
+  /** Refused frames come in bursts (every key frame of a too-large stream); tell the client once a second. */
+  readonly #refusalReports = new RateLimiter(1000);
   #running: Promise<void> = Promise.resolve();
   readonly #translator: FrameTranslator<number>;
   #forceKeyframe = true;
@@ -86,11 +79,9 @@ export class LiveSession {
   readonly #unsubscribe: (() => void)[] = [];
   readonly #statsTimer: NodeJS.Timeout;
   readonly #t0 = Date.now();
-  readonly #fpsIn = new SlidingWindow();
   readonly #fpsOut = new SlidingWindow();
   readonly #inferenceMs = new SlidingWindow();
   readonly #latencyMs = new SlidingWindow();
-  #inputSize = { width: 0, height: 0 };
   #procSize = { width: 0, height: 0 };
   #lastPtsMs = -1;
   readonly startedAt = new Date();
@@ -99,9 +90,13 @@ export class LiveSession {
   readonly #streamListeners = new Set<(e: StreamStateEvent) => void>();
   #framesEncoded = 0;
   #outputSize = { width: 0, height: 0 };
+  readonly ownerTokenHash: string | undefined;
 
   constructor(private readonly opts: LiveSessionOptions) {
     this.id = opts.id;
+    this.ownerTokenHash = opts.ownerTokenHash;
+    this.#codecs = opts.codecs ?? FFMPEG_CODECS;
+    this.#converter = this.#codecs.createConverter();
     this.#generator = opts.generator;
     this.#smoothing = opts.smoothing;
     this.#shortSidePx = opts.processingShortSidePx;
@@ -110,12 +105,27 @@ export class LiveSession {
       temporal: this.#temporal,
       converter: this.#converter,
       encode: (yuv, receivedAtMs) => this.#encodeAndSend(yuv, receivedAtMs),
-      onError: (err) => this.#log.warn({ err }, 'encode failed'),
+      onError: (err) => this.fail((err as { stage?: LiveStage }).stage ?? 'encode', err),
     });
-    this.#scheduler = new LatestFrameScheduler<Job, void>({
+    this.#scheduler = new LatestFrameScheduler<DecodedPicture, void>({
       process: (job) => this.#translate(job),
-      onDrop: (job) => this.#frames.release(job.img),
-      onError: (err) => this.#log.warn({ err }, 'frame failed'),
+      onDrop: (job) => this.#decoding.release(job.img),
+      onError: (err) => this.fail('model', err),
+    });
+    const limits = { maxWidthPx: opts.config.maxInputWidthPx, maxHeightPx: opts.config.maxInputHeightPx };
+    this.#decoding = new DecodeStage({
+      createDecoder: this.#codecs.createDecoder,
+      converter: this.#converter,
+      counters: opts.counters,
+      limits,
+      requestKeyframe: (reason) => opts.peer.requestKeyframe(reason),
+      // Nobody watching (a WHIP stream before its first viewer): decode to keep the reference
+      // frames, but leave the model and the encoder idle.
+      target: (w, h) =>
+        this.#fanout.size === 0 ? null : processingTarget(w, h, limits, this.#shortSidePx, this.#generator.manifest.input.sizeMultiple),
+      onPicture: (picture) => this.#scheduler.push(picture),
+      onRefused: (verdict) => this.#refused(verdict),
+      onError: (stage, err) => this.fail(stage, err),
     });
     const peer = opts.peer;
     const forceKeyframe = () => {
@@ -158,53 +168,45 @@ export class LiveSession {
 
   #onEncodedFrame(f: EncodedVideoFrame): void {
     if (this.#closing) return;
-    // Decoding keeps up easily (about 1 ms a frame); this bound only guards against a stalled decoder.
-    if (this.#decodeQueued > 30) {
-      this.opts.peer.requestKeyframe('backpressure');
-      return;
+    try {
+      this.#decoding.push(f);
+    } catch (err) {
+      this.fail('receive', err);
     }
-    this.#decodeQueued++;
-    this.#decodeChain = this.#decodeChain.then(async () => {
-      this.#decodeQueued--;
-      if (this.#closing) return;
-      await this.#decode(f);
-    });
   }
 
-  async #decode(f: EncodedVideoFrame): Promise<void> {
-    if (!this.#decoder || this.#decoder.codec !== f.codec) {
-      await this.#decoder?.close();
-      if (this.#decoder) this.opts.counters.codecs--;
-      this.#decoder = createVideoDecoder({ codec: f.codec });
-      this.opts.counters.codecs++;
-    }
-    let frames: DecodedFrame[];
-    try {
-      frames = await this.#decoder.decode(f.data, { keyframe: f.keyframe, ptsMs: f.receivedAtMs });
-    } catch (err) {
-      if (err instanceof CodecError) {
-        this.opts.peer.requestKeyframe('decode-error');
-        return;
-      }
-      throw err;
-    }
-    for (const d of frames) {
-      if (d.corrupt) this.opts.peer.requestKeyframe('decode-error');
-      this.#fpsIn.add(1, Date.now());
-      // Nobody watching (a WHIP stream before its first viewer): decode to keep the reference
-      // frames, but leave the model and the encoder idle.
-      if (this.#fanout.size === 0) continue;
-      const stream = fitWithin(d.width, d.height, this.opts.config.maxInputWidthPx, this.opts.config.maxInputHeightPx);
-      const proc = processingSize(stream.width, stream.height, this.#shortSidePx, this.#generator.manifest.input.sizeMultiple);
-      this.#inputSize = { width: d.width, height: d.height };
-      const img = this.#frames.take(proc.width, proc.height);
-      this.#converter.toRgb(d.frame, proc.width, proc.height, img);
-      this.#scheduler.push({ img, receivedAtMs: f.receivedAtMs, streamWidth: stream.width, streamHeight: stream.height });
-    }
+  /** A frame the size gate dropped before decoding: the client hears why, at most once a second. */
+  #refused(verdict: Exclude<GateVerdict, { pass: true }>): void {
+    if (verdict.reason === 'waiting' || !this.#refusalReports.tryAcquire()) return;
+    const { maxInputWidthPx: w, maxInputHeightPx: h } = this.opts.config;
+    const err =
+      verdict.reason === 'too-large'
+        ? new FrameTooLargeError(`the camera sends ${verdict.size.width}x${verdict.size.height}; the limit is ${w}x${h} (MAX_INPUT_WIDTH_PX x MAX_INPUT_HEIGHT_PX, either way round): frames dropped until a smaller key frame`)
+        : verdict.error;
+    this.#log.warn({ reason: verdict.reason, err: err.message }, 'frame refused before decoding');
+    this.opts.events.error(publicError(err));
+  }
+
+  /**
+   * Where every failing chain of this session ends (receive, decode, toRgb, model, encode, send,
+   * and process-level errors traced to it): one log line, the error to the client, and the
+   * session closed with reason 'error'. The server and the other sessions go on.
+   */
+  fail(stage: LiveStage | 'uncaught', err: unknown): void {
+    if (this.#closing) return;
+    this.#log.error({ err, stage }, 'session failed; closing it');
+    const { code, message } = publicError(err);
+    this.opts.events.error({ code, message: `${stage}: ${message}` });
+    void this.close('error').catch((closeErr: unknown) => this.#log.warn({ err: closeErr }, 'closing a failed session'));
+  }
+
+  /** The answer has gone to the client: from now on, silence means it is gone. */
+  answerSent(): void {
+    this.opts.peer.startIdleTimer();
   }
 
   /** The model now; smoothing, scaling and encoding of this frame overlap the next frame's model run. */
-  #translate(job: Job): Promise<void> {
+  #translate(job: DecodedPicture): Promise<void> {
     const gen = this.#generator;
     this.#procSize = { width: job.img.width, height: job.img.height };
     const run = this.#translator
@@ -213,7 +215,7 @@ export class LiveSession {
         streamWidth: job.streamWidth,
         streamHeight: job.streamHeight,
         meta: job.receivedAtMs,
-        release: () => this.#frames.release(job.img),
+        release: () => this.#decoding.release(job.img),
       })
       .then(() => this.#inferenceMs.add(gen.stats().lastInferenceMs, Date.now()));
     this.#running = run.catch(() => {});
@@ -223,7 +225,7 @@ export class LiveSession {
   async #encodeAndSend(yuv: Frame, receivedAtMs: number): Promise<void> {
     if (this.#closing) return;
     if (!this.#encoder) {
-      this.#encoder = createVideoEncoder({
+      this.#encoder = this.#codecs.createEncoder({
         codec: this.#fanout.codec,
         width: yuv.width,
         height: yuv.height,
@@ -237,8 +239,12 @@ export class LiveSession {
     const ptsMs = Math.max(this.#lastPtsMs + 1, Date.now() - this.#t0);
     this.#lastPtsMs = ptsMs;
     const packets = await this.#encoder.encode(yuv, { keyframe, ptsMs });
-    // Encoded once, packetized once, forwarded to the publisher (when it takes video back) and every viewer.
-    for (const p of packets) this.#fanout.write({ data: p.data, keyframe: p.keyframe, ptsMs: p.ptsMs });
+    try {
+      // Encoded once, packetized once, forwarded to the publisher (when it takes video back) and every viewer.
+      for (const p of packets) this.#fanout.write({ data: p.data, keyframe: p.keyframe, ptsMs: p.ptsMs });
+    } catch (err) {
+      throw Object.assign(asCycleStreamError(err, CodecError), { stage: 'send' as const });
+    }
     this.#framesEncoded += packets.length;
     this.#outputSize = { width: yuv.width, height: yuv.height };
     const now = Date.now();
@@ -307,13 +313,13 @@ export class LiveSession {
       modelId: this.modelId,
       backend: this.backend,
       codec: this.opts.peer.codec,
-      fpsIn: this.#fpsIn.rate(now),
+      fpsIn: this.#decoding.fpsIn.rate(now),
       fpsOut: this.#fpsOut.rate(now),
       inferenceMs: round1(this.#inferenceMs.median(now)),
       serverLatencyMs: round1(this.#latencyMs.median(now)),
       droppedFrames: this.#scheduler.stats().dropped,
-      inputWidth: this.#inputSize.width,
-      inputHeight: this.#inputSize.height,
+      inputWidth: this.#decoding.inputSize.width,
+      inputHeight: this.#decoding.inputSize.height,
       processingWidth: this.#procSize.width,
       processingHeight: this.#procSize.height,
       smoothing: this.#smoothing,
@@ -388,9 +394,9 @@ export class LiveSession {
   async #doClose(): Promise<void> {
     clearInterval(this.#statsTimer);
     for (const u of this.#unsubscribe) u();
+    this.#decoding.stop();
     await this.#scheduler.close();
     await this.#translator.flush();
-    await this.#decodeChain.catch(() => {});
     await this.#switching.catch(() => {});
     await this.#fanout.flush();
     const errors: unknown[] = [];
@@ -403,10 +409,7 @@ export class LiveSession {
     };
     await attempt(() => this.#viewers.close());
     await attempt(() => this.opts.peer.close());
-    if (this.#decoder) {
-      await attempt(() => this.#decoder!.close());
-      this.opts.counters.codecs--;
-    }
+    await attempt(() => this.#decoding.close());
     if (this.#encoder) {
       await attempt(() => this.#encoder!.close());
       this.opts.counters.codecs--;

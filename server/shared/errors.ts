@@ -34,9 +34,11 @@ export type ErrorCode =
   | 'STREAM_NOT_FOUND'
   | 'VIEWER_LIMIT'
   | 'PAYLOAD_TOO_LARGE'
-  | 'TOO_MANY_REQUESTS'
   | 'VIDEO_TOO_LONG'
-  | 'STORE_FAILED';
+  | 'STORE_FAILED'
+  | 'SDP_LIMIT'
+  | 'RATE_LIMITED'
+  | 'INTERNAL';
 
 export abstract class CycleStreamError extends Error {
   abstract readonly code: ErrorCode;
@@ -90,8 +92,11 @@ export class ManifestError extends CycleStreamError {
 export class BusyError extends CycleStreamError {
   readonly code = 'SERVER_BUSY' as const;
   override readonly status = 503;
-  /** When set, HTTP answers carry it as Retry-After. */
-  constructor(message: string, readonly retryAfterS?: number) {
+  constructor(
+    message: string,
+    /** Sent as Retry-After: a global capacity limit frees up as sessions end. */
+    readonly retryAfterS = 10,
+  ) {
     super(message);
   }
 }
@@ -198,9 +203,14 @@ export class PayloadTooLargeError extends CycleStreamError {
   override readonly status = 413;
 }
 
-/** One client asked for more than its share (e.g. queued jobs per client address); HTTP adds Retry-After. */
-export class TooManyRequestsError extends CycleStreamError {
-  readonly code = 'TOO_MANY_REQUESTS' as const;
+/** An SDP offer or ICE fragment over one of the SDP_MAX_* / ICE_MAX_* caps; refused before any parsing. */
+export class SdpLimitError extends CycleStreamError {
+  readonly code = 'SDP_LIMIT' as const;
+  override readonly status = 413;
+}
+/** One client (an IP address, a socket) is over its share: sessions, connections, a start already pending. */
+export class RateLimitError extends CycleStreamError {
+  readonly code = 'RATE_LIMITED' as const;
   override readonly status = 429;
   constructor(message: string, readonly retryAfterS: number) {
     super(message);
@@ -215,4 +225,47 @@ export class VideoTooLongError extends CycleStreamError {
 export class StoreError extends CycleStreamError {
   readonly code = 'STORE_FAILED' as const;
   override readonly status = 503;
+}
+
+/** What a client is told about an error, over HTTP and socket.io alike. */
+export interface PublicError {
+  status: number;
+  code: ErrorCode;
+  message: string;
+  /** Seconds to wait before retrying, for limits that free up (429, 503). */
+  retryAfterS?: number;
+  /** Whether the error was unexpected (a bug or an internal failure) and should be logged in full. */
+  internal: boolean;
+}
+
+/**
+ * Absolute server paths (POSIX with two or more segments, Windows drive paths, file: URLs), but
+ * not our own URL paths, which clients send and may see again. Each alternative consumes a
+ * separator per repetition, so matching is linear in the message length.
+ */
+const SERVER_PATH =
+  /file:\/\/[^\s"'<>]*|(?<![\w.:/-])[A-Za-z]:\\[^\s"'(),;]*|(?<![\w.:/-])\/(?!(?:api|whip|whep|embed|socket\.io)\/)[\w.@+-]+(?:\/[\w.@+-]*)+/g;
+
+/** Replaces server file paths in a message (ORT and FFmpeg errors carry them). */
+export function redactServerPaths(message: string): string {
+  return message.replace(SERVER_PATH, '<server path>');
+}
+
+/**
+ * The one policy for errors that leave the server: a CycleStreamError keeps its code and status
+ * with server paths cut from its message; anything else is an internal error whose message (a
+ * stack, a path, a library's wording) never leaves the log.
+ */
+export function publicError(err: unknown): PublicError {
+  if (err instanceof CycleStreamError) {
+    const retryAfterS = (err as { retryAfterS?: unknown }).retryAfterS;
+    return {
+      status: err.status,
+      code: err.code,
+      message: redactServerPaths(err.message),
+      ...(typeof retryAfterS === 'number' ? { retryAfterS } : {}),
+      internal: err.status >= 500,
+    };
+  }
+  return { status: 500, code: 'INTERNAL', message: 'internal server error', internal: true };
 }

@@ -4,3 +4,7 @@ export * from './rgb-pool.js';
 export { installPolyfills } from './polyfills.js';
 export { hashToken, newToken, sameHash, tokenIsOneOf } from './tokens.js';
 export { ConcurrencyGate, type ConcurrencyGateOptions } from './gate.js';
+export { KeyedCounter, TokenBucket, clientKey, type Release } from './limits.js';
+export { OwnerScope, type Owner } from './owners.js';
+export { isAllowedOrigin, isOwnOrigin } from './origins.js';
+export { installCrashGuard, type CrashGuardOptions } from './crash-guard.js';

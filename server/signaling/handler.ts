@@ -1,7 +1,8 @@
 import type { Server, Socket } from 'socket.io';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { BadRequestError, CycleStreamError, SessionNotFoundError, asCycleStreamError } from '../shared/errors.js';
+import { BadRequestError, RateLimitError, SessionNotFoundError, publicError } from '../shared/errors.js';
+import { TokenBucket, clientKey } from '../shared/limits.js';
 import {
   iceCandidateSchema,
   setOptionsSchema,
@@ -28,7 +29,14 @@ export interface LiveSessionPort {
   switchModel(modelId: string): Promise<{ modelId: string; backend: Backend }>;
   setOptions(opts: { smoothing?: number; processingShortSidePx?: number }): { smoothing: number; processingShortSidePx: number };
   addIceCandidate(candidate: IceCandidate): Promise<void>;
+  /** The answer has been sent: the idle timeout starts now. */
+  answerSent(): void;
   close(reason: CloseReason): Promise<void>;
+}
+
+/** Who asked for a session; limits are kept per address. */
+export interface ClientInfo {
+  ip: string;
 }
 
 export interface SessionEvents {
@@ -39,7 +47,7 @@ export interface SessionEvents {
 }
 
 export interface SessionFactory {
-  create(req: StartSession, events: SessionEvents): Promise<{ session: LiveSessionPort; info: SessionInfo }>;
+  create(req: StartSession, events: SessionEvents, client: ClientInfo): Promise<{ session: LiveSessionPort; info: SessionInfo }>;
 }
 
 export type SignalingServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -54,8 +62,11 @@ function parse<S extends z.ZodType>(schema: S, payload: unknown): z.output<S> {
   return res.data;
 }
 
-function wire(err: unknown): WireError {
-  return asCycleStreamError(err, BadRequestError).toJSON();
+/** Errors reach the client through the same policy as HTTP's: unknown ones as INTERNAL, logged here. */
+function wire(err: unknown, log: Logger, what: string): WireError {
+  const { code, message, internal } = publicError(err);
+  if (internal) log.error({ err }, `${what} failed`);
+  return { code, message };
 }
 
 /** A socket.io ack is optional for clients; a missing one must not crash the handler. */
@@ -67,11 +78,32 @@ function safeAck<T>(ack: unknown): Ack<T> {
  * Binds socket.io events to live sessions: one session per socket, validated payloads, typed
  * errors in acks, and the session closed when its socket goes away.
  */
-export function attachSignaling(io: SignalingServer, factory: SessionFactory, logger: Logger): void {
+export interface SignalingOptions {
+  /** Events per second one socket may send, bursts of twice that; the rest are refused. */
+  maxEventsPerS: number;
+}
+
+export function attachSignaling(io: SignalingServer, factory: SessionFactory, logger: Logger, opts: SignalingOptions): void {
   io.on('connection', (socket: SignalingSocket) => {
     let session: LiveSessionPort | null = null;
     let starting: Promise<unknown> | null = null;
+    let pending = false;
+    const client: ClientInfo = { ip: clientKey(socket.handshake.address) };
     const log = logger.child({ socket: socket.id });
+    const bucket = new TokenBucket(opts.maxEventsPerS, opts.maxEventsPerS * 2);
+    let refusalLogged = 0;
+    socket.use((packet, next) => {
+      if (bucket.take()) return next();
+      const err = new RateLimitError(`more than ${opts.maxEventsPerS} events a second (MAX_SOCKET_EVENTS_PER_S); this one was dropped`, 1);
+      const ack = packet[packet.length - 1];
+      if (typeof ack === 'function') (ack as Ack<object>)({ ok: false, error: wire(err, log, String(packet[0])) });
+      // Once a second at most: a line in the log, and for events without an ack, one session:error.
+      if (Date.now() - refusalLogged > 1000) {
+        refusalLogged = Date.now();
+        log.warn({ ip: client.ip, event: packet[0] }, 'socket.io events refused: over MAX_SOCKET_EVENTS_PER_S');
+        if (typeof ack !== 'function') socket.emit('session:error', wire(err, log, String(packet[0])));
+      }
+    });
 
     const closeSession = async (reason: CloseReason) => {
       const s = session;
@@ -87,6 +119,13 @@ export function attachSignaling(io: SignalingServer, factory: SessionFactory, lo
 
     socket.on('session:start', (payload, rawAck) => {
       const ack = safeAck<SessionInfo>(rawAck);
+      if (pending) {
+        // One start at a time per socket: a second one would race the first for the socket's session.
+        log.warn('session:start refused: one is already starting on this socket');
+        ack({ ok: false, error: wire(new RateLimitError('a session is already starting on this connection; wait for its answer', 1), log, 'session:start') });
+        return;
+      }
+      pending = true;
       const run = async () => {
         const req = parse(startSessionSchema, payload);
         await closeSession('stopped');
@@ -103,7 +142,7 @@ export function attachSignaling(io: SignalingServer, factory: SessionFactory, lo
           },
         };
         let created: LiveSessionPort | null = null;
-        const { session: s, info } = await factory.create(req, events);
+        const { session: s, info } = await factory.create(req, events, client);
         created = s;
         if (socket.disconnected) {
           await s.close('disconnected');
@@ -113,11 +152,13 @@ export function attachSignaling(io: SignalingServer, factory: SessionFactory, lo
         socket.data.sessionId = s.id;
         log.info({ session: s.id, model: info.modelId, backend: info.backend, codec: info.codec }, 'session started');
         ack({ ok: true, ...info });
+        s.answerSent();
       };
-      starting = run().catch((err: unknown) => {
-        if (!(err instanceof CycleStreamError)) log.error({ err }, 'session start failed');
-        ack({ ok: false, error: wire(err) });
-      });
+      starting = run()
+        .catch((err: unknown) => ack({ ok: false, error: wire(err, log, 'session start') }))
+        .finally(() => {
+          pending = false;
+        });
     });
 
     socket.on('session:ice', (payload) => {
@@ -125,9 +166,9 @@ export function attachSignaling(io: SignalingServer, factory: SessionFactory, lo
         const c = parse(iceCandidateSchema, payload);
         current()
           .addIceCandidate(c)
-          .catch((err: unknown) => socket.emit('session:error', wire(err)));
+          .catch((err: unknown) => socket.emit('session:error', wire(err, log, 'session:ice')));
       } catch (err) {
-        socket.emit('session:error', wire(err));
+        socket.emit('session:error', wire(err, log, 'session:ice'));
       }
     });
 
@@ -136,7 +177,7 @@ export function attachSignaling(io: SignalingServer, factory: SessionFactory, lo
       (async () => {
         const { modelId } = parse(switchModelSchema, payload);
         ack({ ok: true, ...(await current().switchModel(modelId)) });
-      })().catch((err: unknown) => ack({ ok: false, error: wire(err) }));
+      })().catch((err: unknown) => ack({ ok: false, error: wire(err, log, 'session:model') }));
     });
 
     socket.on('session:options', (payload, rawAck) => {
@@ -145,7 +186,7 @@ export function attachSignaling(io: SignalingServer, factory: SessionFactory, lo
         const opts = parse(setOptionsSchema, payload);
         ack({ ok: true, ...current().setOptions(opts) });
       } catch (err) {
-        ack({ ok: false, error: wire(err) });
+        ack({ ok: false, error: wire(err, log, 'session:options') });
       }
     });
 
@@ -153,7 +194,7 @@ export function attachSignaling(io: SignalingServer, factory: SessionFactory, lo
       const ack = safeAck<object>(rawAck);
       closeSession('stopped').then(
         () => ack({ ok: true }),
-        (err: unknown) => ack({ ok: false, error: wire(err) }),
+        (err: unknown) => ack({ ok: false, error: wire(err, log, 'session:stop') }),
       );
     });
 

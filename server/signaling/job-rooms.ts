@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { BadRequestError, TooManyRequestsError, asCycleStreamError } from '../shared/errors.js';
+import { BadRequestError, RateLimitError, asCycleStreamError } from '../shared/errors.js';
 import { unwatchJobSchema, watchJobSchema, type Ack, type JobInfo, type JobProgress } from './events.js';
 import type { SignalingServer } from './handler.js';
 
@@ -50,7 +50,7 @@ export function attachJobRooms(io: SignalingServer, jobs: JobWatchPort, logger: 
         const room = jobRoom(id);
         const watching = [...socket.rooms].filter((r) => r.startsWith(ROOM_PREFIX)).length;
         if (!socket.rooms.has(room) && watching >= opts.maxWatchesPerSocket) {
-          throw new TooManyRequestsError(`one connection may watch ${opts.maxWatchesPerSocket} jobs at most`, 1);
+          throw new RateLimitError(`one connection may watch ${opts.maxWatchesPerSocket} jobs at most`, 1);
         }
         const job = jobs.authorizeWatch(id, token);
         void socket.join(room);

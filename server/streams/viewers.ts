@@ -85,6 +85,8 @@ export class ViewerSet {
     this.#joined++;
     this.#opts.logger.info({ viewer: id, viewers: this.#viewers.size }, 'viewer joined');
     this.#opts.onChange(this.#viewers.size);
+    // The caller sends the answer right away; the viewer's silence counts from here.
+    peer.startIdleTimer();
     return { viewerId: id, answerSdp: peer.answerSdp };
   }
 

@@ -19,6 +19,7 @@ export {
   type PeerSessionStats,
 } from './peer-session.js';
 export { inspectOffer, type BitrateHintsKbps, type InspectedOffer } from './sdp.js';
+export { DEFAULT_SDP_LIMITS, checkSdpLimits, type SdpCounts, type SdpLimits } from './sdp-limits.js';
 export { Vp8Packetizer, isVp8Keyframe, type Vp8PacketizerOptions } from './vp8-packetizer.js';
 export { H264Packetizer, isH264Keyframe, splitAnnexB, type H264PacketizerOptions } from './h264-packetizer.js';
 export { RtpVideoWriter, type RtpVideoWriterOptions, type WritableVideoFrame } from './rtp-writer.js';

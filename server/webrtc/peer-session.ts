@@ -23,6 +23,7 @@ import {
   ConfigError,
   CycleStreamError,
   SdpError,
+  SdpLimitError,
 } from '../shared/errors.js';
 import type { Closable } from '../shared/image.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -37,6 +38,7 @@ import {
   validateBitrateHints,
   type BitrateHintsKbps,
 } from './sdp.js';
+import { DEFAULT_SDP_LIMITS, type SdpLimits } from './sdp-limits.js';
 
 export type { EncodedVideoFrame } from './receive-pipeline.js';
 
@@ -77,9 +79,12 @@ export interface PeerSessionOptions {
   jitterLatencyMs?: number;
   /**
    * Close with 'idle-timeout' when no RTP arrived for this long (also before the first packet);
-   * for a viewer, no RTCP. Default 10000; 0 disables.
+   * for a viewer, no RTCP. Counted from startIdleTimer(), once the answer is on its way. Default
+   * 10000; 0 disables.
    */
   idleTimeoutMs?: number;
+  /** Caps on the offer, checked before it is parsed; `maxCandidates` also caps trickled candidates. */
+  sdpLimits?: SdpLimits;
   /** How long connectionState may stay 'disconnected' before closing. Default 4000. */
   disconnectGraceMs?: number;
   /** Minimum spacing of our PLIs, and of onKeyframeRequest events. Default 300. */
@@ -177,8 +182,15 @@ export interface PeerSession extends Closable {
   onConnectionStateChange(cb: (state: string) => void): () => void;
   /** Called once, after the peer connection has closed; immediately (next microtask) if already closed. */
   onClosed(cb: (reason: CloseReason) => void): () => void;
-  /** A trickled remote candidate; null/empty candidate = end of candidates. */
+  /** A trickled remote candidate; null/empty candidate = end of candidates. Throws SdpLimitError past the session's cap. */
   addIceCandidate(candidate: RTCIceCandidateInit | null): Promise<void>;
+  /** Remote candidates so far: the offer's and the trickled ones. */
+  readonly iceCandidates: number;
+  /**
+   * Starts the idle timeout. Call it when the answer is sent: before that the far end cannot
+   * send anything, however long the answer took (ICE gathering, a model warming up). Idempotent.
+   */
+  startIdleTimer(): void;
   stats(): PeerSessionStats;
   close(): Promise<void>;
 }
@@ -203,10 +215,11 @@ const DEFAULT_BITRATE_KBPS: BitrateHintsKbps = { min: 300, start: 1000, max: 250
 export async function createPeerSession(options: PeerSessionOptions): Promise<PeerSession> {
   const role = options.role ?? 'publisher';
   if (role === 'viewer' && !options.viewerCodec) throw new ConfigError('viewerCodec', 'a viewer session needs the stream codec');
+  const limits = options.sdpLimits ?? DEFAULT_SDP_LIMITS;
   const offer =
     role === 'viewer'
-      ? inspectViewerOffer(options.offerSdp, options.viewerCodec!)
-      : inspectOffer(options.offerSdp, options.preferCodec ?? 'vp8');
+      ? inspectViewerOffer(options.offerSdp, options.viewerCodec!, limits)
+      : inspectOffer(options.offerSdp, options.preferCodec ?? 'vp8', limits);
   // The bitrate hints are for the browser's encoder; a viewer sends no video.
   const bitrate = role === 'viewer' ? null : options.browserBitrateKbps === undefined ? DEFAULT_BITRATE_KBPS : options.browserBitrateKbps;
   if (bitrate) validateBitrateHints(bitrate);
@@ -283,6 +296,8 @@ class WeriftPeerSession implements PeerSession {
   private readonly idleTimeoutMs: number;
   private readonly disconnectGraceMs: number;
   private readonly videoMid: string | undefined;
+  private readonly maxCandidates: number;
+  iceCandidates: number;
 
   private transceiver: RTCRtpTransceiver | undefined;
   private pipeline: ReceivePipeline | undefined;
@@ -314,7 +329,7 @@ class WeriftPeerSession implements PeerSession {
 
   constructor(
     private readonly pc: RTCPeerConnection,
-    offer: { codec: VideoCodecName; payloadType: number; mid: string | undefined; direction: string },
+    offer: { codec: VideoCodecName; payloadType: number; mid: string | undefined; direction: string; candidates: number },
     readonly role: 'publisher' | 'viewer',
     options: PeerSessionOptions,
     logger: PeerSessionLogger,
@@ -336,12 +351,13 @@ class WeriftPeerSession implements PeerSession {
     this.freezeOnLoss = options.freezeOnLoss ?? true;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 10_000;
     this.disconnectGraceMs = options.disconnectGraceMs ?? 4000;
+    this.iceCandidates = offer.candidates;
+    this.maxCandidates = (options.sdpLimits ?? DEFAULT_SDP_LIMITS).maxCandidates;
 
     this.subscribe(
       pc.onRemoteTransceiverAdded.subscribe((t) => this.onRemoteTransceiver(t)),
       pc.connectionStateChange.subscribe((state) => this.onConnectionState(state)),
     );
-    this.startIdleTimer();
   }
 
   get connectionState(): string {
@@ -520,8 +536,9 @@ class WeriftPeerSession implements PeerSession {
     this.disconnectTimer = undefined;
   }
 
-  private startIdleTimer(): void {
-    if (this.idleTimeoutMs <= 0) return;
+  startIdleTimer(): void {
+    if (this.idleTimeoutMs <= 0 || this.idleTimer || this.closePromise) return;
+    this.lastRtpAt = performance.now();
     this.idleTimer = setInterval(
       () => {
         if (performance.now() - this.lastRtpAt >= this.idleTimeoutMs) void this.shutdown('idle-timeout');
@@ -688,6 +705,9 @@ class WeriftPeerSession implements PeerSession {
 
   async addIceCandidate(candidate: RTCIceCandidateInit | null): Promise<void> {
     if (this.closePromise) return;
+    if (candidate?.candidate && ++this.iceCandidates > this.maxCandidates) {
+      throw new SdpLimitError(`this session has had ${this.maxCandidates} ICE candidates, the limit (MAX_ICE_CANDIDATES_PER_SESSION)`);
+    }
     try {
       await this.pc.addIceCandidate(candidate ?? undefined);
     } catch (err) {

@@ -1,8 +1,6 @@
 import { ConfigError, NoVideoError, SdpError, UnsupportedCodecError } from '../shared/errors.js';
 import type { VideoCodecName } from './rtp-util.js';
-
-/** A browser offer is a few KB; anything far larger is not one. */
-const MAX_OFFER_BYTES = 256 * 1024;
+import { DEFAULT_SDP_LIMITS, checkSdpLimits, type SdpLimits } from './sdp-limits.js';
 
 export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 
@@ -17,6 +15,8 @@ interface MediaSection {
 interface ParsedSdp {
   session: string[];
   media: MediaSection[];
+  /** a=candidate lines in the whole offer. */
+  candidates: number;
 }
 
 export interface OfferedCodec {
@@ -46,15 +46,18 @@ export interface InspectedOffer extends ChosenVideo {
    * RTX/RED), and browsers send with the first codec of the answer.
    */
   restrictedSdp: string;
+  /** ICE candidates in the offer; trickled ones count against the same limit. */
+  candidates: number;
 }
 
-function parseSdp(sdp: unknown): ParsedSdp {
+/** Checks the limits first, so everything after runs on a bounded offer; linear in its size. */
+function parseSdp(sdp: unknown, limits: SdpLimits): ParsedSdp {
   if (typeof sdp !== 'string' || sdp.trim().length === 0) throw new SdpError('offer SDP is empty');
-  if (sdp.length > MAX_OFFER_BYTES) throw new SdpError(`offer SDP is larger than ${MAX_OFFER_BYTES} bytes`);
+  const { candidates } = checkSdpLimits(sdp, limits);
   const lines = sdp.split(/\r?\n/);
   while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   if (lines[0] !== 'v=0') throw new SdpError('offer SDP must start with "v=0"');
-  const parsed: ParsedSdp = { session: [], media: [] };
+  const parsed: ParsedSdp = { session: [], media: [], candidates };
   for (const [index, line] of lines.entries()) {
     if (!/^[a-z]=/.test(line)) {
       throw new SdpError(`offer SDP line ${index + 1} is not "<type>=<value>": ${JSON.stringify(line.slice(0, 60))}`);
@@ -98,21 +101,29 @@ function direction(lines: string[]): Direction | undefined {
   return undefined;
 }
 
+/** The first a=<name>:<pt> line of each payload type, found in one pass (not one search per format). */
+function linesByPayloadType(section: MediaSection, name: 'rtpmap' | 'fmtp'): Map<number, string> {
+  const prefix = `a=${name}:`;
+  const byPt = new Map<number, string>();
+  for (const line of section.lines) {
+    if (!line.startsWith(prefix)) continue;
+    const space = line.indexOf(' ', prefix.length);
+    const pt = Number(line.slice(prefix.length, space < 0 ? undefined : space));
+    if (Number.isInteger(pt) && !byPt.has(pt)) byPt.set(pt, space < 0 ? '' : line.slice(space + 1));
+  }
+  return byPt;
+}
+
 function offeredCodecs(section: MediaSection): OfferedCodec[] {
   const codecs: OfferedCodec[] = [];
-  for (const format of section.formats) {
-    const pt = Number(format);
-    const line = section.lines.find((l) => l.startsWith(`a=rtpmap:${pt} `));
-    if (!line) continue;
-    const m = /^a=rtpmap:\d+ ([^/\s]+)\/(\d+)(?:\/\d+)?$/.exec(line);
-    if (!m) throw new SdpError(`offer SDP has a malformed rtpmap: ${JSON.stringify(line)}`);
-    const fmtpLine = section.lines.find((l) => l.startsWith(`a=fmtp:${pt} `));
-    codecs.push({
-      payloadType: pt,
-      name: m[1]!.toUpperCase(),
-      clockRate: Number(m[2]),
-      fmtp: fmtpLine ? fmtpLine.slice(`a=fmtp:${pt} `.length).trim() : '',
-    });
+  const rtpmaps = linesByPayloadType(section, 'rtpmap');
+  const fmtps = linesByPayloadType(section, 'fmtp');
+  for (const pt of new Set(section.formats.map(Number))) {
+    const rtpmap = rtpmaps.get(pt);
+    if (rtpmap === undefined) continue;
+    const m = /^([^/\s]+)\/(\d+)(?:\/\d+)?$/.exec(rtpmap);
+    if (!m) throw new SdpError(`offer SDP has a malformed rtpmap: ${JSON.stringify(`a=rtpmap:${pt} ${rtpmap}`.slice(0, 80))}`);
+    codecs.push({ payloadType: pt, name: m[1]!.toUpperCase(), clockRate: Number(m[2]), fmtp: (fmtps.get(pt) ?? '').trim() });
   }
   return codecs;
 }
@@ -151,8 +162,8 @@ function sectionDirection(parsed: ParsedSdp, section: MediaSection): Direction {
  * Throws SdpError (malformed), NoVideoError (no video section the browser sends) or
  * UnsupportedCodecError (video offered, but neither VP8 nor H.264 packetization-mode=1).
  */
-export function inspectOffer(offerSdp: unknown, preferCodec: VideoCodecName = 'vp8'): InspectedOffer {
-  return pickVideo(parseSdp(offerSdp), {
+export function inspectOffer(offerSdp: unknown, preferCodec: VideoCodecName = 'vp8', limits: SdpLimits = DEFAULT_SDP_LIMITS): InspectedOffer {
+  return pickVideo(parseSdp(offerSdp, limits), {
     directions: ['sendrecv', 'sendonly'],
     what: 'that the browser sends (sendrecv/sendonly)',
     preferCodec,
@@ -164,8 +175,8 @@ export function inspectOffer(offerSdp: unknown, preferCodec: VideoCodecName = 'v
  * The same for a viewer's (WHEP) offer: a video section the viewer receives, offering `codec`,
  * the one codec the stream is already encoded in.
  */
-export function inspectViewerOffer(offerSdp: unknown, codec: VideoCodecName): InspectedOffer {
-  return pickVideo(parseSdp(offerSdp), {
+export function inspectViewerOffer(offerSdp: unknown, codec: VideoCodecName, limits: SdpLimits = DEFAULT_SDP_LIMITS): InspectedOffer {
+  return pickVideo(parseSdp(offerSdp, limits), {
     directions: ['recvonly', 'sendrecv'],
     what: 'that the viewer receives (recvonly/sendrecv)',
     preferCodec: codec,
@@ -212,7 +223,7 @@ function pickVideo(
       fmtp: best.fmtp,
       direction: sectionDirection(parsed, section),
     };
-    return { ...chosen, restrictedSdp: restrictVideoSection(parsed, index, best.payloadType) };
+    return { ...chosen, restrictedSdp: restrictVideoSection(parsed, index, best.payloadType), candidates: parsed.candidates };
   }
   const names = [...new Set(offered.filter((n) => !['RTX', 'RED', 'ULPFEC', 'FLEXFEC-03'].includes(n)))];
   const needed = want.only === 'vp8' ? 'VP8' : want.only === 'h264' ? 'H264 with packetization-mode=1' : 'neither VP8 nor H264 with packetization-mode=1';

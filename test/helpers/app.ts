@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { io as ioClient, type Socket } from 'socket.io-client';
-import { createApp, type App } from '../../server/app.js';
+import { createApp, type App, type AppHooks } from '../../server/app.js';
 import { loadConfig, type Config } from '../../server/config.js';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../server/signaling/index.js';
 import { installPolyfills } from '../../server/shared/index.js';
@@ -17,7 +17,8 @@ export type TestSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
  */
 export async function startTestApp(
   overrides: Partial<Config> = {},
-  opts: { logger?: Logger } = {},
+  hooks: AppHooks = {},
+  logger: Logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
 ): Promise<{ app: App; url: string; close(): Promise<void> }> {
   installPolyfills();
   const ownDataDir = overrides.dataDir ? null : mkdtempSync(path.join(tmpdir(), 'cyclestream-data-'));
@@ -36,7 +37,7 @@ export async function startTestApp(
       ...overrides,
     },
   });
-  const app = await createApp(config, opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
+  const app = await createApp(config, logger, hooks);
   const { url } = await app.listen();
   const close = async () => {
     await app.close();

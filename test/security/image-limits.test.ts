@@ -44,7 +44,8 @@ before(async () => {
       maxConcurrentImages: 1,
       maxQueuedImages: 1,
     },
-    { logger: cap.logger },
+    {},
+    cap.logger,
   );
 });
 

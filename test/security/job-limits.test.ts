@@ -40,8 +40,8 @@ before(async () => {
   queueLog = q.lines;
   shortLog = s.lines;
   const base = { modelsDir: models.dir, providers: ['cpu' as const], processingShortSidePx: 128, jobConcurrency: 1 };
-  queue = await startTestApp({ ...base, dataDir: queueData.dir, maxQueuedJobs: 3, maxQueuedJobsPerClient: 2 }, { logger: q.logger });
-  short = await startTestApp({ ...base, dataDir: shortData.dir, maxJobDurationS: 3, maxJobFrames: 40 }, { logger: s.logger });
+  queue = await startTestApp({ ...base, dataDir: queueData.dir, maxQueuedJobs: 3, maxQueuedJobsPerClient: 2 }, {}, q.logger);
+  short = await startTestApp({ ...base, dataDir: shortData.dir, maxJobDurationS: 3, maxJobFrames: 40 }, {}, s.logger);
 });
 
 after(async () => {
@@ -61,12 +61,12 @@ test('queue places: per client 429, overall 503, both with Retry-After, refused 
 
   const mine = await heldUpload(queue.url, { fields: { modelId: 'invert' }, fileBytes: 2_000_000 });
   assert.equal(mine.status, 429, JSON.stringify(mine));
-  assert.equal(mine.body.error.code, 'TOO_MANY_REQUESTS');
+  assert.equal(mine.body.error.code, 'RATE_LIMITED');
   assert.match(mine.body.error.message, /2 job\(s\) queued or running/);
   assert.ok(Number(mine.headers['retry-after']) > 0, 'Retry-After');
   assert.ok(mine.answeredEarly, 'answered while the upload was still held back');
   assert.deepEqual(uploads(queueData.dir), []);
-  assert.equal(refusals(queueLog, 'TOO_MANY_REQUESTS').length, 1, 'one log line');
+  assert.equal(refusals(queueLog, 'RATE_LIMITED').length, 1, 'one log line');
 
   // Another address still has its own places, until the queue as a whole is full.
   const other = await heldUpload(queue.url, { fields: { modelId: 'invert' }, fileBytes: 10, localAddress: '127.0.0.2', fallbackMs: 0 });

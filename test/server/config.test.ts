@@ -80,7 +80,8 @@ test('video job settings: defaults, environment and bad values', () => {
 test('stream access settings: defaults and comma-separated token lists', () => {
   const def = loadConfig();
   assert.deepEqual([def.ingestTokens, def.viewerTokens, def.operatorTokens], [[], [], []]);
-  assert.deepEqual(def.embedOrigins, ['*']);
+  // Same origin only until an operator opens it (EMBED_ORIGINS=*, README).
+  assert.deepEqual(def.embedOrigins, []);
   assert.equal(def.maxViewersPerStream, 16);
   assert.equal(def.idleTimeoutMs, 5000);
   const cfg = loadConfig({

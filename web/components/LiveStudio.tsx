@@ -415,6 +415,8 @@ function describeBanner(ctx: BannerContext) {
             action={tryAgain}
           />
         );
+      case 'RATE_LIMITED':
+        return <ErrorBanner title="Too many sessions from here" detail={`${error.message}. Stop one, then try again.`} action={tryAgain} />;
       case 'MODEL_LOAD_FAILED':
       case 'MODEL_NOT_FOUND':
       case 'PROVIDER_UNAVAILABLE':

@@ -512,7 +512,7 @@ export function describeError(err: ClientError): { title: string; detail: string
     JOB_NOT_FOUND: 'That job no longer exists',
     JOB_ABANDONED: 'The job was given up',
     VIDEO_TOO_LONG: 'The video is too long',
-    TOO_MANY_REQUESTS: 'You have too many jobs waiting',
+    RATE_LIMITED: 'You have too many jobs waiting',
     SERVER_BUSY: 'The server is busy',
     STORE_FAILED: 'The server could not save the job',
     CODEC_ERROR: 'The video could not be processed',

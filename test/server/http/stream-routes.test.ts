@@ -11,6 +11,7 @@ import { encodeFrames } from '../webrtc/encode.js';
 import type { StreamSummary } from '../../../server/signaling/index.js';
 
 const TOKEN = 'ingest-token-for-tests';
+const OPERATOR = 'operator-token-for-tests';
 
 async function post(url: string, body: string, headers: Record<string, string>): Promise<Response> {
   return fetch(url, { method: 'POST', body, headers });
@@ -60,7 +61,7 @@ async function whep(url: string, streamId: string): Promise<{ viewer: BrowserPee
 }
 
 test('WHIP publisher, two WHEP viewers: one encode fanned out, a leaving viewer does not disturb the other', { timeout: 90_000 }, async (t) => {
-  const srv = await startTestApp({ ingestTokens: [TOKEN], maxViewersPerStream: 2 });
+  const srv = await startTestApp({ ingestTokens: [TOKEN], operatorTokens: [OPERATOR], maxViewersPerStream: 2 });
   const peers: BrowserPeer[] = [];
   let sender: { stop(): Promise<void> } | undefined;
   try {
@@ -99,7 +100,8 @@ test('WHIP publisher, two WHEP viewers: one encode fanned out, a leaving viewer 
     assert.equal(a.viewer.received[0]!.keyframe, true);
     assert.equal(b.viewer.received[0]!.keyframe, true);
 
-    const list = (await (await fetch(`${srv.url}/api/streams`)).json()) as { streams: StreamSummary[] };
+    // With tokens configured, the list of every stream is for operators.
+    const list = (await (await fetch(`${srv.url}/api/streams`, { headers: { authorization: `Bearer ${OPERATOR}` } })).json()) as { streams: StreamSummary[] };
     assert.equal(list.streams.length, 1);
     const s = list.streams[0]!;
     assert.equal(s.id, streamId);

@@ -15,7 +15,7 @@ import type { CloseReason, KeyframeRequestSource, PeerSession, VideoCodecName } 
 
 /**
  * Just the part of PeerSession that ViewerSet uses (answerSdp, sendRtp, onKeyframeRequest,
- * onClosed, close, stats), so no werift peer connection, socket or ICE is involved. It is cast
+ * onClosed, startIdleTimer, close, stats), so no werift peer connection, socket or ICE is involved. It is cast
  * to PeerSession with `as unknown as` where createPeer returns it; ViewerSet touches nothing else.
  */
 class FakePeer {
@@ -23,6 +23,8 @@ class FakePeer {
   readonly sent: { packets: readonly RtpPacket[]; keyframe: boolean }[] = [];
   closeCalls = 0;
   closed = false;
+  /** Set when ViewerSet hands the answer back: the idle timeout counts from then. */
+  idleTimerStarted = false;
   readonly #keyframeListeners = new Set<(s: KeyframeRequestSource) => void>();
   readonly #closedListeners = new Set<(r: CloseReason) => void>();
 
@@ -31,6 +33,10 @@ class FakePeer {
     readonly codec: VideoCodecName,
   ) {
     this.answerSdp = `answer to ${offerSdp}`;
+  }
+
+  startIdleTimer(): void {
+    this.idleTimerStarted = true;
   }
 
   async sendRtp(packets: readonly RtpPacket[], keyframe: boolean): Promise<boolean> {

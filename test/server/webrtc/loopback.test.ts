@@ -39,6 +39,8 @@ async function connectPair(
   });
   const early: KeyframeRequestSource[] = [];
   session.onKeyframeRequest((source) => early.push(source));
+  // The answer goes out now: the idle timeout counts from here.
+  session.startIdleTimer();
   await browser.acceptAnswer(session.answerSdp);
   await browser.connected();
   await until('server side connected', () => session.connectionState === 'connected');
