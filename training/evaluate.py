@@ -54,11 +54,13 @@ def run_generator(G: nn.Module, x: torch.Tensor, batch: int = 8) -> torch.Tensor
 
 class OnnxGenerator:
     """A generator exported to ONNX and run with ONNX Runtime, as the server runs it. On our CPUs
-    torch 1.13's depthwise convolutions take ~1-2 s per 256x256 image, ONNX Runtime ~60 ms."""
+    torch 1.13's depthwise convolutions take ~1-2 s per 256x256 image, ONNX Runtime ~60 ms.
+    With G None, `path` is an ONNX file that already exists (a shipped model)."""
 
-    def __init__(self, G: nn.Module, path: Path, threads: int):
+    def __init__(self, G: Optional[nn.Module], path: Path, threads: int):
         from training.export import export_onnx
-        export_onnx(G, path)
+        if G is not None:
+            export_onnx(G, path)
         self.path, self.threads = path, threads
 
     def __call__(self, x: torch.Tensor, batch: int = 16) -> torch.Tensor:
@@ -157,16 +159,22 @@ def evaluate(checkpoint: Path, manifest_path: Path, dataset: Optional[str] = Non
     torch.set_num_threads(threads)
     manifest = json.loads(Path(manifest_path).read_text())
     src_name, dst_name = manifest['domains']['from'], manifest['domains']['to']
-    G, G_rev, ds_name, direction = load_generators(Path(checkpoint), (src_name, dst_name), direction)
     tmp = tempfile.TemporaryDirectory()
     from training.export import onnx_runtime_available
-    if backend == 'onnx' and not onnx_runtime_available():
-        print('no ONNX Runtime here (Python onnxruntime or node + onnxruntime-node); running torch instead', flush=True)
-        backend = 'torch'
-    wrap = (lambda g, n: OnnxGenerator(g, Path(tmp.name) / n, threads)) if backend == 'onnx' \
-        else (lambda g, n: functools.partial(run_generator, g))
-    G = wrap(G, 'g.onnx')
-    G_rev = wrap(G_rev, 'rev.onnx') if G_rev is not None else None
+    if Path(checkpoint).suffix == '.onnx':  # a model without its checkpoint: judged as the server runs it
+        if not dataset:
+            raise ValueError('evaluating an ONNX file needs --dataset')
+        G, G_rev, ds_name, direction = OnnxGenerator(None, Path(checkpoint), threads), None, dataset, direction or 'AB'
+        backend = 'onnx'
+    else:
+        G, G_rev, ds_name, direction = load_generators(Path(checkpoint), (src_name, dst_name), direction)
+        if backend == 'onnx' and not onnx_runtime_available():
+            print('no ONNX Runtime here (Python onnxruntime or node + onnxruntime-node); running torch instead', flush=True)
+            backend = 'torch'
+        wrap = (lambda g, n: OnnxGenerator(g, Path(tmp.name) / n, threads)) if backend == 'onnx' \
+            else (lambda g, n: functools.partial(run_generator, g))
+        G = wrap(G, 'g.onnx')
+        G_rev = wrap(G_rev, 'rev.onnx') if G_rev is not None else None
     src_split, dst_split, target = ('A', 'B', 1) if direction == 'AB' else ('B', 'A', 0)
 
     # the real, full-quality dataset (training may have used a re-encoded copy)
@@ -244,7 +252,8 @@ def evaluate(checkpoint: Path, manifest_path: Path, dataset: Optional[str] = Non
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--checkpoint', required=True, help='final.pt of a train.py run (both generators) or of a distill.py run')
+    p.add_argument('--checkpoint', required=True,
+                   help='final.pt of a train.py run (both generators) or of a distill.py run, or an .onnx model (with --dataset, --direction)')
     p.add_argument('--manifest', required=True, help='models/<id>.json written by export.py')
     p.add_argument('--dataset', help='dataset name or folder with testA/testB (default: the checkpoint\'s dataset name)')
     p.add_argument('--direction', choices=['AB', 'BA'], help='train.py checkpoints; default: from the manifest\'s domains')

@@ -23,6 +23,8 @@ from training.teachers import MobileResnetGenerator
 
 STUDENTS: Dict[str, dict] = {
     'rt': dict(c1=8, c2=16, c4=64, u2=16, u1=8, hidden=[32] * 9),
+    # the teacher's decoder widths (thin decoders blurred the stripes), a narrow body, a 5x5 last conv
+    'rt2': dict(c1=8, c2=16, c4=64, u2=32, u1=16, hidden=[32] * 6, k_out=5),
     'hq': dict(c1=16, c2=32, c4=128, u2=32, u1=16, hidden=[64] * 9),
     'tiny': dict(c1=4, c2=8, c4=16, u2=8, u1=4, hidden=[8] * 2),  # tests only
 }
@@ -37,7 +39,8 @@ def build_student(name: str) -> MobileResnetGenerator:
 def student_architecture(name: str) -> str:
     s = STUDENTS[name]
     return (f'mobile-resnet-{name} ({s["c1"]}/{s["c2"]}/{s["c4"]}/{s["u2"]}/{s["u1"]}, '
-            f'{len(s["hidden"])} blocks of hidden {"/".join(map(str, sorted(set(s["hidden"]))))}; '
+            f'{len(s["hidden"])} blocks of hidden {"/".join(map(str, sorted(set(s["hidden"]))))}'
+            f'{", " + str(s["k_out"]) + "x" + str(s["k_out"]) + " last conv" if s.get("k_out", 7) != 7 else ""}; '
             'GAN Compression layout, distilled)')
 
 
@@ -92,6 +95,9 @@ def prune_from_teacher(teacher: MobileResnetGenerator, student: MobileResnetGene
     def copy(dst: nn.Module, src: nn.Module, out_idx, in_idx, transposed: bool = False) -> None:
         w = src.weight
         w = w[in_idx][:, out_idx] if transposed else w[out_idx][:, in_idx]
+        cut = (w.shape[-1] - dst.weight.shape[-1]) // 2  # a smaller kernel takes the centre of the teacher's
+        if cut > 0:
+            w = w[..., cut:-cut, cut:-cut]
         dst.weight.copy_(w)
         if dst.bias is not None:
             dst.bias.copy_(src.bias[out_idx] if out_idx is not None else src.bias)

@@ -64,11 +64,12 @@ class MobileResnetGenerator(nn.Module):
     """GAN Compression's mobile ResNet generator with per-layer widths.
 
     widths: channels after the first conv, after the two downsamplings, and after the two
-    upsamplings; hidden: the hidden width of each residual block (its length = block count).
+    upsamplings; hidden: the hidden width of each residual block (its length = block count); k_out:
+    the last conv's kernel (the teacher's 7; a 5x5 costs half as much at full resolution).
     """
 
     def __init__(self, c1: int = 16, c2: int = 32, c4: int = 128, u2: int = 32, u1: int = 16,
-                 hidden: Sequence[int] = (64, 64, 64, 128, 128, 128, 128, 128, 128)):
+                 hidden: Sequence[int] = (64, 64, 64, 128, 128, 128, 128, 128, 128), k_out: int = 7):
         super().__init__()
         self.hidden = list(hidden)
         self.model = nn.Sequential(
@@ -78,7 +79,7 @@ class MobileResnetGenerator(nn.Module):
             *[MobileResnetBlock(c4, h) for h in hidden],  # 10..: [N, c4, H/4, W/4]
             nn.ConvTranspose2d(c4, u2, 3, 2, 1, output_padding=1), _norm(u2), nn.ReLU(True),  # [N, u2, H/2, W/2]
             nn.ConvTranspose2d(u2, u1, 3, 2, 1, output_padding=1), _norm(u1), nn.ReLU(True),  # [N, u1, H, W]
-            nn.ReflectionPad2d(3), nn.Conv2d(u1, 3, 7), nn.Tanh(),  # [N, 3, H, W] in [-1, 1]
+            nn.ReflectionPad2d(k_out // 2), nn.Conv2d(u1, 3, k_out), nn.Tanh(),  # [N, 3, H, W] in [-1, 1]
         )
 
     @property
