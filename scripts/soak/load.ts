@@ -15,13 +15,9 @@ import { io as ioClient, type Socket } from 'socket.io-client';
 import { BrowserPeer } from '../../test/server/webrtc/browser-peer.js';
 import { encodeFrames, type TestFrame } from '../../test/server/webrtc/encode.js';
 import type { ClientToServerEvents, JobInfo, ServerToClientEvents, SessionInfo, WireError } from '../../server/signaling/index.js';
+import { requiredArg } from '../args.js';
 
-function arg(name: string): string {
-  const i = process.argv.indexOf(name);
-  const v = i >= 0 ? process.argv[i + 1] : undefined;
-  if (!v) throw new Error(`${name} is required`);
-  return v;
-}
+const arg = (name: string): string => requiredArg(name);
 
 const url = arg('--url');
 const token = arg('--token');
