@@ -14,7 +14,7 @@ import { openAsBlob } from 'node:fs';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { BrowserPeer } from '../../test/server/webrtc/browser-peer.js';
 import { encodeFrames, type TestFrame } from '../../test/server/webrtc/encode.js';
-import type { ClientToServerEvents, JobInfo, ServerToClientEvents, SessionInfo, WireError } from '../../server/signaling/index.js';
+import type { ClientToServerEvents, JobInfo, ServerToClientEvents, SessionInfo, WireError } from '../../server/contract/index.js';
 import { requiredArg } from '../args.js';
 
 const arg = (name: string): string => requiredArg(name);

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { JobManager } from '../jobs/index.js';
-import type { HealthResponse, ModelSummary } from '../signaling/index.js';
+import type { HealthResponse, ModelSummary } from '../contract/index.js';
 import { handleJobsApi } from './jobs-api.js';
 import { sendError, sendJson } from './respond.js';
 

@@ -13,7 +13,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config.js';
 import type { LiveSession } from '../session/index.js';
-import type { ClientInfo, SessionInfo, StreamSummary } from '../signaling/index.js';
+import type { SessionInfo, StreamSummary } from '../contract/index.js';
+import type { ClientInfo } from '../signaling/index.js';
 import { BadRequestError, ForbiddenError, MethodNotAllowedError, StreamNotFoundError, UnauthorizedError } from '../shared/errors.js';
 import { clientKey } from '../shared/limits.js';
 import { checkSdpLimits, type SdpLimits } from '../webrtc/index.js';

@@ -3,9 +3,11 @@ import * as ort from 'onnxruntime-node';
 import { BadRequestError, ModelLoadError, ProviderUnavailableError } from '../shared/errors.js';
 import { shortMessage, type StageLogger } from './logger.js';
 
-export const EXECUTION_PROVIDERS = ['cuda', 'webgpu', 'cpu'] as const;
-export type ExecutionProviderName = (typeof EXECUTION_PROVIDERS)[number];
-export const DEFAULT_PROVIDERS: readonly ExecutionProviderName[] = Object.freeze(['cuda', 'webgpu', 'cpu']);
+import { PROVIDERS, type Provider } from '../contract/index.js';
+
+export const EXECUTION_PROVIDERS = PROVIDERS;
+export type ExecutionProviderName = Provider;
+export const DEFAULT_PROVIDERS: readonly ExecutionProviderName[] = Object.freeze([...PROVIDERS]);
 
 /** What loading needs to know about a session, wherever it lives (this thread or a worker). */
 export interface SessionInfo {

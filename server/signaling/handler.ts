@@ -19,7 +19,7 @@ import {
   type SessionStats,
   type SocketData,
   type WireError,
-} from './events.js';
+} from '../contract/index.js';
 
 export type StartSession = z.output<typeof startSessionSchema>;
 

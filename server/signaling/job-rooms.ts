@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { BadRequestError, RateLimitError, asCycleStreamError } from '../shared/errors.js';
-import { unwatchJobSchema, watchJobSchema, type Ack, type JobInfo, type JobProgress } from './events.js';
+import { unwatchJobSchema, watchJobSchema, type Ack, type JobInfo, type JobProgress } from '../contract/index.js';
 import type { SignalingServer } from './handler.js';
 
 /** What the rooms need from the job queue: the job, if the token opens it (else a typed error). */

@@ -9,7 +9,7 @@ import { connect, startTestApp, waitFor, type TestSocket } from '../../helpers/a
 import { BrowserPeer } from '../webrtc/browser-peer.js';
 import { encodeFrames } from '../webrtc/encode.js';
 import { createRgbConverter, createVideoDecoder } from '../../../server/codec/index.js';
-import type { SessionInfo, WireError } from '../../../server/signaling/index.js';
+import type { SessionInfo, WireError } from '../../../server/contract/index.js';
 import { allocRgb, type RgbImage } from '../../../server/shared/index.js';
 
 async function startSession(socket: TestSocket, offerSdp: string, modelId: string): Promise<SessionInfo> {
