@@ -3,7 +3,7 @@
  * (providers, codecs, ICE servers) comes from contract/, so config and clients agree.
  */
 import { z } from 'zod';
-import { PROVIDERS, VIDEO_CODECS, type IceServer } from './contract/index.js';
+import { LIMITS, PROVIDERS, VIDEO_CODECS, type IceServer } from './contract/index.js';
 
 const iceServerSchema: z.ZodType<IceServer> = z.object({
   urls: z.union([z.string(), z.array(z.string())]),
@@ -22,8 +22,8 @@ export const configSchema = z.object({
   maxSessions: z.number().int().min(1).max(64),
   providers: z.array(z.enum(PROVIDERS)).min(1),
   intraOpThreads: z.number().int().min(1).max(256),
-  processingShortSidePx: z.number().int().min(64).max(1080),
-  smoothing: z.number().min(0).max(1),
+  processingShortSidePx: z.number().int().min(LIMITS.processingShortSidePx.min).max(LIMITS.processingShortSidePx.max),
+  smoothing: z.number().min(LIMITS.smoothing.min).max(LIMITS.smoothing.max),
   maxInputWidthPx: z.number().int().min(16),
   maxInputHeightPx: z.number().int().min(16),
   videoCodec: z.enum(VIDEO_CODECS),

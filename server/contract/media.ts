@@ -19,3 +19,15 @@ export interface IceServer {
   username?: string;
   credential?: string;
 }
+
+/** Bounds on values a client (socket, HTTP) or the config may set; one place, so they agree. */
+export const LIMITS = Object.freeze({
+  /** Short side of the frame the model sees. */
+  processingShortSidePx: { min: 64, max: 1080 },
+  /** 0 = off, 1 = strongest temporal smoothing. */
+  smoothing: { min: 0, max: 1 },
+  modelIdChars: 200,
+  offerSdpChars: 100_000,
+  tokenChars: 200,
+});
+export type Limits = typeof LIMITS;

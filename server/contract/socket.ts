@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import type { ErrorCode } from '../shared/errors.js';
 import type { JobInfo, JobProgress } from './http.js';
-import type { Backend, VideoCodecName } from './media.js';
+import { LIMITS, type Backend, type VideoCodecName } from './media.js';
 
 export interface WireError {
   code: ErrorCode;
@@ -15,12 +15,12 @@ export interface WireError {
 export type Ack<T> = (res: ({ ok: true } & T) | { ok: false; error: WireError }) => void;
 
 export const startSessionSchema = z.object({
-  offerSdp: z.string().min(1).max(100_000),
-  modelId: z.string().min(1).max(200),
+  offerSdp: z.string().min(1).max(LIMITS.offerSdpChars),
+  modelId: z.string().min(1).max(LIMITS.modelIdChars),
   /** 0 = off, 1 = strongest temporal smoothing. Absent: the server's SMOOTHING. */
-  smoothing: z.number().min(0).max(1).optional(),
+  smoothing: z.number().min(LIMITS.smoothing.min).max(LIMITS.smoothing.max).optional(),
   /** Short side of the frame the model sees; the stream keeps its own size. */
-  processingShortSidePx: z.number().int().min(64).max(1080).optional(),
+  processingShortSidePx: z.number().int().min(LIMITS.processingShortSidePx.min).max(LIMITS.processingShortSidePx.max).optional(),
 });
 export type StartSessionRequest = z.input<typeof startSessionSchema>;
 
@@ -31,13 +31,13 @@ export const iceCandidateSchema = z.object({
 });
 export type IceCandidate = z.input<typeof iceCandidateSchema>;
 
-export const switchModelSchema = z.object({ modelId: z.string().min(1).max(200) });
+export const switchModelSchema = z.object({ modelId: z.string().min(1).max(LIMITS.modelIdChars) });
 export type SwitchModelRequest = z.input<typeof switchModelSchema>;
 
 export const setOptionsSchema = z
   .object({
-    smoothing: z.number().min(0).max(1).optional(),
-    processingShortSidePx: z.number().int().min(64).max(1080).optional(),
+    smoothing: z.number().min(LIMITS.smoothing.min).max(LIMITS.smoothing.max).optional(),
+    processingShortSidePx: z.number().int().min(LIMITS.processingShortSidePx.min).max(LIMITS.processingShortSidePx.max).optional(),
   })
   .refine((v) => v.smoothing !== undefined || v.processingShortSidePx !== undefined, 'nothing to set');
 export type SetOptionsRequest = z.input<typeof setOptionsSchema>;
@@ -74,7 +74,7 @@ export type CloseReason = 'stopped' | 'disconnected' | 'ice-failed' | 'idle-time
 /** Joins a job's room: its `job:update` and `job:progress` events, for whoever holds its token. */
 export const watchJobSchema = z.object({
   id: z.string().uuid(),
-  token: z.string().min(1).max(200),
+  token: z.string().min(1).max(LIMITS.tokenChars),
 });
 export type WatchJobRequest = z.input<typeof watchJobSchema>;
 export const unwatchJobSchema = z.object({ id: z.string().uuid() });

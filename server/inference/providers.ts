@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { BadRequestError, ModelLoadError, ProviderUnavailableError } from '../shared/errors.js';
+import { ModelLoadError, ProviderUnavailableError } from '../shared/errors.js';
 import { shortMessage, type StageLogger } from './logger.js';
 
 import { PROVIDERS, type Provider } from '../contract/index.js';
@@ -31,10 +31,10 @@ export type SessionFactory = (modelPath: string, options: ort.InferenceSession.S
 export const createOrtSession: SessionFactory = (modelPath, options) => ort.InferenceSession.create(modelPath, options);
 
 export function assertProviders(providers: readonly string[]): readonly ExecutionProviderName[] {
-  if (providers.length === 0) throw new BadRequestError('execution provider list is empty');
+  if (providers.length === 0) throw new Error('execution provider list is empty');
   for (const p of providers) {
     if (!(EXECUTION_PROVIDERS as readonly string[]).includes(p)) {
-      throw new BadRequestError(`unknown execution provider ${JSON.stringify(p)}; use ${EXECUTION_PROVIDERS.join(', ')}`);
+      throw new Error(`unknown execution provider ${JSON.stringify(p)}; use ${EXECUTION_PROVIDERS.join(', ')}`);
     }
   }
   return providers as readonly ExecutionProviderName[];

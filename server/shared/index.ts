@@ -9,3 +9,4 @@ export { OwnerScope, type Owner } from './owners.js';
 export { isAllowedOrigin, isOwnOrigin } from './origins.js';
 export { installCrashGuard, type CrashGuardOptions } from './crash-guard.js';
 export { Listeners, type Unsubscribe } from './listeners.js';
+export { parseWith, type ErrorClass } from './parse.js';
