@@ -162,7 +162,8 @@ function sectionDirection(parsed: ParsedSdp, section: MediaSection): Direction {
  * Throws SdpError (malformed), NoVideoError (no video section the browser sends) or
  * UnsupportedCodecError (video offered, but neither VP8 nor H.264 packetization-mode=1).
  */
-export function inspectOffer(offerSdp: unknown, preferCodec: VideoCodecName = 'vp8', limits: SdpLimits = DEFAULT_SDP_LIMITS): InspectedOffer {
+/** `preferCodec` is the server's VIDEO_CODEC, required so that there is no second default. */
+export function inspectOffer(offerSdp: unknown, preferCodec: VideoCodecName, limits: SdpLimits = DEFAULT_SDP_LIMITS): InspectedOffer {
   return pickVideo(parseSdp(offerSdp, limits), {
     directions: ['sendrecv', 'sendonly'],
     what: 'that the browser sends (sendrecv/sendonly)',

@@ -33,7 +33,7 @@ describe('offer validation', () => {
   ];
   for (const [name, sdp] of malformed) {
     it(`rejects ${name} with SdpError`, () => {
-      assert.throws(() => inspectOffer(sdp), (err: unknown) => {
+      assert.throws(() => inspectOffer(sdp, 'vp8'), (err: unknown) => {
         assert.ok(err instanceof SdpError, `got ${String(err)}`);
         assert.equal(err.code, 'SDP_MALFORMED');
         assert.ok(err.message.length > 10, 'says why');
@@ -44,17 +44,17 @@ describe('offer validation', () => {
 
   it('rejects an audio-only offer with NoVideoError', () => {
     const audioOnly = browserOffer({ audio: true }).split('m=video')[0]!;
-    assert.throws(() => inspectOffer(audioOnly), NoVideoError);
+    assert.throws(() => inspectOffer(audioOnly, 'vp8'), NoVideoError);
   });
 
   it('rejects video the browser does not send (recvonly, inactive, port 0) with NoVideoError', () => {
-    assert.throws(() => inspectOffer(browserOffer({ videoDirection: 'recvonly' })), NoVideoError);
-    assert.throws(() => inspectOffer(browserOffer({ videoDirection: 'inactive' })), NoVideoError);
-    assert.throws(() => inspectOffer(browserOffer({}).replace('m=video 9 ', 'm=video 0 ')), NoVideoError);
+    assert.throws(() => inspectOffer(browserOffer({ videoDirection: 'recvonly' }), 'vp8'), NoVideoError);
+    assert.throws(() => inspectOffer(browserOffer({ videoDirection: 'inactive' }), 'vp8'), NoVideoError);
+    assert.throws(() => inspectOffer(browserOffer({}).replace('m=video 9 ', 'm=video 0 '), 'vp8'), NoVideoError);
   });
 
   it('rejects a VP9-only offer with UnsupportedCodecError naming what was offered', () => {
-    assert.throws(() => inspectOffer(browserOffer({ video: [VP9] })), (err: unknown) => {
+    assert.throws(() => inspectOffer(browserOffer({ video: [VP9] }), 'vp8'), (err: unknown) => {
       assert.ok(err instanceof UnsupportedCodecError);
       assert.equal(err.code, 'UNSUPPORTED_CODEC');
       assert.match(err.message, /VP9/);
@@ -64,7 +64,7 @@ describe('offer validation', () => {
   });
 
   it('rejects VP9 + AV1 + H.264 packetization-mode 0 with UnsupportedCodecError', () => {
-    assert.throws(() => inspectOffer(browserOffer({ video: [VP9, AV1, H264_42E01F_PM0] })), UnsupportedCodecError);
+    assert.throws(() => inspectOffer(browserOffer({ video: [VP9, AV1, H264_42E01F_PM0] }), 'vp8'), UnsupportedCodecError);
   });
 
   it('createPeerSession rejects with the same errors and opens no sockets', async () => {
@@ -95,7 +95,7 @@ describe('offer validation', () => {
 
 describe('codec choice', () => {
   it('prefers VP8 by default and cuts the video section down to it', () => {
-    const offer = inspectOffer(browserOffer({ audio: true }));
+    const offer = inspectOffer(browserOffer({ audio: true }), 'vp8');
     assert.equal(offer.codec, 'vp8');
     assert.equal(offer.payloadType, 96);
     assert.equal(offer.mid, '1');
