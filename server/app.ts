@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { Server as IoServer } from 'socket.io';
 import type { Config } from './config.js';
-import { createInferenceHost, listModels, type InferenceHost } from './inference/index.js';
+import { createInferenceHost, defaultFileModel, listModels, type InferenceHost } from './inference/index.js';
 import {
   attachJobRooms,
   attachSignaling,
@@ -100,6 +100,7 @@ export async function createApp(config: Config, logger: Logger, hooks: AppHooks 
     maxSessions: config.maxSessions,
     models: modelCount,
     defaultModel,
+    defaultFileModel: defaultFileModel(defaultModel, listed.map((m) => m.id)),
     openCodecs: sessions.counters.codecs,
     openPeers: sessions.counters.peers,
     openModelSessions: host.openSessions(),

@@ -46,7 +46,7 @@ const PROVIDER_NAMES: readonly ExecutionProviderName[] = ['cuda', 'webgpu', 'cpu
 export const HELP = `cyclestream - CycleGAN image-to-image translation
 
 Usage:
-  cyclestream translate <input> -o <output> --model <id> [options]
+  cyclestream translate <input> -o <output> [--model <id>] [options]
   cyclestream models [--models-dir <dir>]
   cyclestream --help
 
@@ -56,7 +56,8 @@ WebP) becomes an image of the same size, in the format the output name asks for.
 
 Options:
   -o, --output <file>       where the result goes (.mp4 for video; .jpg, .png or .webp for images)
-  -m, --model <id>          model id from the models folder (see \`cyclestream models\`)
+  -m, --model <id>          model id from the models folder (see \`cyclestream models\`); default: DEFAULT_MODEL's
+                            larger '-hq' model where installed (horse2zebra-hq), else DEFAULT_MODEL
   -s, --smoothing <0..1>    temporal smoothing for video (default 0.5, env SMOOTHING)
       --size <WxH>          output video size, e.g. 1280x720, 1280x or x720 (default: the source's)
       --models-dir <dir>    models folder (default <repo>/models, env MODELS_DIR)
@@ -170,7 +171,6 @@ async function translateCommand(args: string[], io: CliIo): Promise<number> {
   const input = path.resolve(positionals[0]!);
   if (!values.output) throw new UsageError('no output file given (-o <file>)');
   const output = path.resolve(values.output);
-  if (!values.model) throw new UsageError('no model given (--model <id>)');
 
   const overrides: { modelsDir?: string; smoothing?: number; processingShortSidePx?: number; providers?: ExecutionProviderName[] } = {};
   if (values['models-dir']) overrides.modelsDir = path.resolve(values['models-dir']);
@@ -191,8 +191,10 @@ async function translateCommand(args: string[], io: CliIo): Promise<number> {
     overrides.providers = list as ExecutionProviderName[];
   }
   const size = parseSize(values.size);
-  const { loadConfig, createInferenceHost, probeVideo, resolveOutputSize, sniffFile, translateImage, translateVideo } = await heavy();
+  const { loadConfig, createInferenceHost, defaultFileModel, listModels, probeVideo, resolveOutputSize, sniffFile, translateImage, translateVideo } = await heavy();
   const config = loadConfig({ env: io.env, root: REPO_ROOT, overrides: { ...overrides, web: false } });
+  const modelId = values.model ?? defaultFileModel(config.defaultModel, (await listModels(config.modelsDir)).models.map((m) => m.id));
+  if (!modelId) throw new UsageError('no model given (--model <id>)');
 
   try {
     const s = await stat(input);
@@ -249,7 +251,7 @@ async function translateCommand(args: string[], io: CliIo): Promise<number> {
   let generator: Generator | null = null;
   const partial = `${output}.partial-${process.pid}${outExt}`;
   try {
-    generator = await host.loadModel(values.model);
+    generator = await host.loadModel(modelId);
     if (controller.signal.aborted) throw new JobCancelledError('interrupted');
     say(`model ${generator.manifest.id} on ${generator.provider}`);
     if (isImage) {

@@ -26,6 +26,8 @@ export interface HealthResponse {
   maxSessions: number;
   models: number;
   defaultModel: string | null;
+  /** The model video and image files get by default: `<defaultModel>-hq` where it is installed. */
+  defaultFileModel: string | null;
   openCodecs: number;
   /** WebRTC peer connections: publishers' and viewers'. */
   openPeers: number;

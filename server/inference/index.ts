@@ -23,3 +23,4 @@ export {
   type SessionFactory,
 } from './providers.js';
 export type { StageLogger } from './logger.js';
+export { defaultFileModel } from './defaults.js';

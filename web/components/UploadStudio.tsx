@@ -42,7 +42,7 @@ const ACTIVE = new Set(['queued', 'running']);
 
 export function UploadStudio() {
   const { socket, state: socketState } = useSocket();
-  const { modelsState, models, selectedId: modelId, setSelectedId: setModelId, reload: loadModels } = useModels(socketState);
+  const { modelsState, models, selectedId: modelId, setSelectedId: setModelId, reload: loadModels } = useModels(socketState, 'file');
   const [mode, setMode] = useState<Mode>('video');
   const [smoothing, setSmoothing] = useState(0.5);
   const [size, setSize] = useState('');

@@ -15,7 +15,7 @@ export type ModelsState =
  * The model list for a picker: loaded on mount, selection defaulting to the server's default
  * model, and loaded again by itself when the server comes (back) up after a failed load.
  */
-export function useModels(socketState: SocketState) {
+export function useModels(socketState: SocketState, purpose: 'live' | 'file' = 'live') {
   const [modelsState, setModelsState] = useState<ModelsState>({ kind: 'loading' });
   const [selectedId, setSelectedId] = useState('');
 
@@ -27,13 +27,14 @@ export function useModels(socketState: SocketState) {
       setModelsState({ kind: 'ready', models: list });
       setSelectedId((current) => {
         if (current && list.some((m) => m.id === current)) return current;
-        const preferred = health?.defaultModel;
+        // Files are not realtime: they default to the larger model of the same translation where there is one.
+        const preferred = purpose === 'file' ? (health?.defaultFileModel ?? health?.defaultModel) : health?.defaultModel;
         return preferred && list.some((m) => m.id === preferred) ? preferred : (list[0]?.id ?? '');
       });
     } catch (err) {
       if (!signal?.aborted) setModelsState({ kind: 'failed', error: toClientError(err) });
     }
-  }, []);
+  }, [purpose]);
 
   useEffect(() => {
     const ctrl = new AbortController();
