@@ -22,6 +22,7 @@ import { SseLimits, createWebHandler, frameAncestors, handleApi, handleStreamRou
 import { JobManager } from './jobs/index.js';
 import { NotFoundError, OwnerScope } from './shared/index.js';
 import { securitySettings } from './security-settings.js';
+import { attachRedisAdapter } from './cluster/index.js';
 
 export interface App {
   readonly config: Config;
@@ -95,7 +96,9 @@ export async function createApp(config: Config, logger: Logger, hooks: AppHooks 
   }
 
   const health = (): HealthResponse => ({
-    ok: true,
+    // In a cluster a node that cannot reach Redis takes no new work (503 from /api/health too).
+    ok: jobs.redisConnected !== false,
+    ...(config.redisUrl ? { cluster: { nodeId: config.nodeId, redis: jobs.redisConnected ? ('up' as const) : ('down' as const) } } : {}),
     iceServers: config.iceServers,
     sessions: sessions.size,
     maxSessions: config.maxSessions,
@@ -147,6 +150,8 @@ export async function createApp(config: Config, logger: Logger, hooks: AppHooks 
     publicUrl: config.publicUrl,
     logger: logger.child({ stage: 'signaling' }),
   });
+  // Cluster mode: room broadcasts (job progress) reach sockets on every node.
+  const clusterIo = config.redisUrl ? attachRedisAdapter(io, config.redisUrl) : null;
   attachSignaling(io, sessions, logger.child({ stage: 'signaling' }), { maxEventsPerS: config.maxSocketEventsPerS });
   jobEvents.rooms = attachJobRooms(io, jobs, logger.child({ stage: 'signaling' }), { maxWatchesPerSocket: config.maxJobTokensPerRequest });
 
@@ -156,6 +161,7 @@ export async function createApp(config: Config, logger: Logger, hooks: AppHooks 
       await sessions.close();
       await jobs.close();
       await new Promise<void>((resolve) => io.close(() => resolve()));
+      await clusterIo?.close();
       await host.close();
       await web?.close();
       server.closeAllConnections?.();

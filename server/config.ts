@@ -49,8 +49,8 @@ const configSchema = z.object({
   dataDir: z.string().min(1),
   /** Largest accepted upload (video or image); a bigger one is cut off mid-transfer. */
   maxUploadMb: z.number().min(0.01).max(100_000),
-  /** Video jobs run at the same time. */
-  jobConcurrency: z.number().int().min(1).max(16),
+  /** Video jobs run at the same time (on this node). 0, in a cluster only: a node that takes jobs in and runs none. */
+  jobConcurrency: z.number().int().min(0).max(16),
   /** Finished, failed and cancelled jobs (with their files) are deleted this long after they end. */
   jobTtlHours: z.number().min(0.01).max(24 * 365),
   /** Uploaded video frame limits; a portrait video may use them either way round. */
@@ -112,6 +112,13 @@ const configSchema = z.object({
   /** Server-sent event connections (GET /api/streams/:id/events). */
   maxSseConnectionsPerStream: z.number().int().min(1).max(10_000),
   maxSseConnectionsPerIp: z.number().int().min(1).max(10_000),
+  // --- Cluster mode (issue 13): several nodes on one Redis ---
+  /** redis://host:port; '' = a single node with the embedded SQLite queue. */
+  redisUrl: z.union([z.literal(''), z.string().regex(/^rediss?:\/\/\S+$/, 'must be a redis:// URL')]),
+  /** This node's name in health, metrics and logs. */
+  nodeId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, dot, dash and underscore, up to 64'),
+  /** A job whose worker has not renewed its lock for this long is taken over by another node. */
+  jobStalledMs: z.number().int().min(500).max(600_000),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
@@ -214,6 +221,10 @@ const KEYS: KeySpec[] = [
   { env: 'MAX_SOCKET_EVENTS_PER_S', key: 'maxSocketEventsPerS', parse: num },
   { env: 'MAX_SSE_CONNECTIONS_PER_STREAM', key: 'maxSseConnectionsPerStream', parse: int },
   { env: 'MAX_SSE_CONNECTIONS_PER_IP', key: 'maxSseConnectionsPerIp', parse: int },
+  // Cluster mode (issue 13).
+  { env: 'REDIS_URL', key: 'redisUrl', parse: str },
+  { env: 'NODE_ID', key: 'nodeId', parse: str },
+  { env: 'JOB_STALLED_MS', key: 'jobStalledMs', parse: int },
 ];
 
 export function defaultConfig(root: string = process.cwd()): z.infer<typeof configSchema> {
@@ -298,6 +309,12 @@ export function defaultConfig(root: string = process.cwd()): z.infer<typeof conf
     maxSocketEventsPerS: 20,
     maxSseConnectionsPerStream: 64,
     maxSseConnectionsPerIp: 16,
+
+    // Cluster mode (issue 13).
+    redisUrl: '',
+    nodeId: os.hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64) || 'node',
+    // BullMQ's default lock: a worker busy on one frame for 30 s is still alive.
+    jobStalledMs: 30_000,
   };
 }
 
@@ -351,6 +368,7 @@ export function loadConfig(
     throw new ConfigError(spec ? spec.env : key, issue.message);
   }
   const cfg = res.data;
+  if (cfg.jobConcurrency === 0 && !cfg.redisUrl) throw new ConfigError('JOB_CONCURRENCY', 'must be at least 1 without REDIS_URL: no node would run the jobs');
   if (cfg.browserMinBitrateKbps > cfg.browserStartBitrateKbps || cfg.browserStartBitrateKbps > cfg.browserMaxBitrateKbps) {
     throw new ConfigError('BROWSER_START_BITRATE_KBPS', 'browser bitrates must satisfy min <= start <= max');
   }

@@ -10,15 +10,17 @@
  * Store errors (SQLite: disk full, database locked) met in timers and callbacks fail the job
  * they concern, or are retried, and are logged; they never reach the event loop.
  *
- * Its parts: the queue (queue.ts) picks what runs, the runner (runner.ts) runs it, the layout
- * (layout.ts) owns the data folder, recovery and expiry, intake.ts takes uploads in.
+ * Its parts: the queue (queue.ts; BullMQ in a cluster) picks what runs, the runner (runner.ts)
+ * runs it, the layout (layout.ts) owns the data folder, recovery and expiry, intake.ts takes
+ * uploads in, progress.ts computes progress.
  */
 import { rm } from 'node:fs/promises';
 import { pino } from 'pino';
-import type { Config } from '../config.js';
-import type { InferenceHost, StageLogger } from '../inference/index.js';
-import type { JobCreated, JobInfo, JobProgress } from '../signaling/index.js';
+import type { StageLogger } from '../inference/index.js';
+import type { JobCreated, JobInfo } from '../signaling/index.js';
+import type { JobManagerOptions, JobsConfig, SubmitRequest } from './options.js';
 import {
+  BusyError,
   ClosedError,
   JobCancelledError,
   JobNotFoundError,
@@ -35,53 +37,9 @@ import { GeneratorPool } from './pool.js';
 import { JobStore, type JobRow } from './store.js';
 import { JobRunner } from './runner.js';
 import { JobLayout, sweepIntervalMs } from './layout.js';
-import { EmbeddedQueue, type JobQueue } from './queue.js';
+import type { JobQueue } from './queue.js';
+import { openJobQueue } from './open-queue.js';
 import type { ImageResult } from './translate-image.js';
-
-export type JobsConfig = Pick<
-  Config,
-  | 'dataDir'
-  | 'modelsDir'
-  | 'processingShortSidePx'
-  | 'smoothing'
-  | 'maxUploadMb'
-  | 'jobConcurrency'
-  | 'jobTtlHours'
-  | 'maxVideoWidthPx'
-  | 'maxVideoHeightPx'
-  | 'maxImagePixels'
-  | 'maxJobDurationS'
-  | 'maxJobFrames'
-  | 'maxQueuedJobs'
-  | 'maxQueuedJobsPerClient'
-  | 'maxImageAspectRatio'
-  | 'maxConcurrentImages'
-  | 'maxQueuedImages'
-  | 'operatorTokens'
->;
-
-export interface JobManagerOptions {
-  config: JobsConfig;
-  host: InferenceHost;
-  logger?: StageLogger;
-  onUpdate?: (job: JobInfo) => void;
-  onProgress?: (progress: JobProgress) => void;
-  /** Progress events per job at most this often. Default 250 ms. */
-  progressIntervalMs?: number;
-  /** Opens the job store; tests pass one that fails on cue. Default: a JobStore on the file. */
-  openStore?: (file: string) => JobStore;
-}
-
-export type { JobRequest };
-
-export interface SubmitRequest extends JobRequest {
-  /** The upload, somewhere under uploadsDir; moved into the job's folder when accepted. */
-  tempPath: string;
-  /** Name the client gave the file (shown in lists, never used as a path or to pick a demuxer). */
-  inputName: string;
-  /** The client's address, for the per-client queue limit. */
-  client?: string;
-}
 
 export class JobManager {
   readonly #config: JobsConfig;
@@ -118,12 +76,7 @@ export class JobManager {
     this.sweep();
     this.#sweepTimer = setInterval(() => this.sweep(), sweepIntervalMs(this.#config.jobTtlHours * 3_600_000));
     this.#sweepTimer.unref();
-    this.#queue = new EmbeddedQueue({
-      store: this.#store,
-      jobConcurrency: this.#config.jobConcurrency,
-      run: (id) => this.#runner.run(id),
-      log: this.#log,
-    });
+    this.#queue = openJobQueue({ config: this.#config, store: this.#store, runner: this.#runner, log: this.#log, name: opts.queueName });
   }
 
   /** Where uploads in flight are written. */
@@ -142,6 +95,8 @@ export class JobManager {
 
   /** Start-up: uploads in flight were never accepted; jobs that were running go back in the queue. */
   #recover(): void {
+    // In a cluster the other nodes' runs and uploads are live: BullMQ's stalled check and reconcile recover instead.
+    if (this.#config.redisUrl) return;
     const requeued = this.#store.requeueInterrupted();
     if (requeued.length) this.#log.info({ jobs: requeued }, 'jobs interrupted by a restart are queued again');
     this.#layout.recover(this.#store);
@@ -172,6 +127,7 @@ export class JobManager {
   /** Refuses a new job when the queue (503), or this client's share of it (429), is full. */
   checkCapacity(client?: string): void {
     if (this.#closing) throw new ClosedError('the server is shutting down');
+    if (!this.#queue.reachable) throw new BusyError('the job queue is unreachable; try again shortly', 5);
     checkQueueCapacity(this.#store, this.#config, client);
   }
 
@@ -302,6 +258,16 @@ export class JobManager {
 
   #info(row: JobRow): JobInfo {
     return toJobInfo(row, row.state === 'running' ? this.#runner.counters(row.id) : undefined);
+  }
+
+  /** Jobs waiting for a worker (over the cluster in cluster mode). */
+  queueDepth(): Promise<number> {
+    return this.#queue.depth();
+  }
+
+  /** Cluster mode: whether Redis is reachable now; null for the embedded queue. */
+  get redisConnected(): boolean | null {
+    return this.#queue.clustered ? this.#queue.reachable : null;
   }
 
   /** Jobs now running (their ids). */

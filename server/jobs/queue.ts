@@ -12,6 +12,10 @@ import { StoreError, asCycleStreamError } from '../shared/errors.js';
 import type { JobStore } from './store.js';
 
 export interface JobQueue {
+  /** Whether jobs can be enqueued now: false while a cluster node cannot reach Redis. */
+  readonly reachable: boolean;
+  /** True for the cluster (BullMQ) queue. */
+  readonly clustered: boolean;
   /** A job was accepted (its record says queued): run it when a worker is free. */
   enqueue(id: string): Promise<void>;
   /** A job left the queue by request (cancel or delete) before it ran. */
@@ -22,7 +26,10 @@ export interface JobQueue {
   close(): Promise<void>;
 }
 
-/** Runs one job to its end (done, failed, cancelled or requeued); never rejects. */
+/**
+ * Runs one job to its end (done, failed, cancelled or requeued) and never rejects; throws at
+ * once when the store fails before the run starts.
+ */
 export type RunJob = (id: string) => Promise<void>;
 
 export interface EmbeddedQueueOptions {
@@ -36,6 +43,8 @@ export interface EmbeddedQueueOptions {
 const STORE_RETRY_MS = 1000;
 
 export class EmbeddedQueue implements JobQueue {
+  readonly reachable = true;
+  readonly clustered = false;
   readonly #opts: EmbeddedQueueOptions;
   readonly #inFlight = new Set<string>();
   #scheduled = false;
@@ -79,8 +88,9 @@ export class EmbeddedQueue implements JobQueue {
   }
 
   #start(id: string): void {
+    const done = this.#opts.run(id);
     this.#inFlight.add(id);
-    void this.#opts.run(id).finally(() => {
+    void done.finally(() => {
       this.#inFlight.delete(id);
       this.#schedule();
     });

@@ -101,16 +101,18 @@ export class JobRunner {
   /**
    * Runs one job (the queue calls this when a worker is free) and resolves when the run has
    * ended, whatever its end. The row moves to running before this returns its promise.
+   * `takeOver`: a record left running by another node is this node's to run.
+   * A store that fails before the run starts throws here, synchronously: the queue retries.
    */
-  run(id: string): Promise<void> {
-    try {
-      const row = this.#opts.store.get(id);
-      if (!row || this.#closing || this.#running.has(id)) return Promise.resolve();
-      return this.#start(row);
-    } catch (err) {
-      this.#log.error({ job: id, err: asCycleStreamError(err, StoreError).message }, 'the job store failed while starting a job');
-      return Promise.resolve();
+  run(id: string, opts: { takeOver?: boolean } = {}): Promise<void> {
+    if (this.#closing || this.#running.has(id)) return Promise.resolve();
+    let row = this.#store.get(id);
+    if (row && opts.takeOver && row.state === 'running') {
+      // The cluster queue handed over a job whose worker died (its lock expired): start it again here.
+      this.#store.requeue(id);
+      row = this.#store.get(id);
     }
+    return row ? this.#start(row) : Promise.resolve();
   }
 
   #start(row: JobRow): Promise<void> {
@@ -218,6 +220,11 @@ export class JobRunner {
       run.lastSaveMs = now;
       try {
         this.#store.saveProgress(id, framesDone, framesTotal);
+        if (!this.#store.isRunning(id)) {
+          // Cancelled through another node: this run's record no longer says running.
+          run.controller.abort(new JobCancelledError('cancelled by request'));
+          return;
+        }
       } catch (err) {
         // Called from inside the runner: stop the run, and #execute records the failure.
         const e = asCycleStreamError(err, StoreError);

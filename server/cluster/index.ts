@@ -1,0 +1,1 @@
+export { attachRedisAdapter, type ClusterSignaling } from './signaling.js';
