@@ -18,11 +18,11 @@ import {
   type SignalingServer,
 } from './signaling/index.js';
 import { SessionManager, type LiveCodecs } from './session/index.js';
-import { SseLimits, createWebHandler, frameAncestors, handleApi, handleStreamRoutes, sendError, type WebHandler } from './http/index.js';
+import { SseLimits, createWebHandler, frameAncestors, handleApi, handleMetrics, handleStreamRoutes, sendError, type WebHandler } from './http/index.js';
 import { JobManager } from './jobs/index.js';
 import { NotFoundError, OwnerScope } from './shared/index.js';
 import { securitySettings } from './security-settings.js';
-import { attachRedisAdapter } from './cluster/index.js';
+import { attachRedisAdapter, createNodeMetrics } from './cluster/index.js';
 
 export interface App {
   readonly config: Config;
@@ -55,7 +55,13 @@ export async function createApp(config: Config, logger: Logger, hooks: AppHooks 
     precision: config.modelPrecision,
     logger: logger.child({ stage: 'inference' }),
   });
-  const host = hooks.wrapInferenceHost ? hooks.wrapInferenceHost(realHost) : realHost;
+  // Read from the stages when scraped; `sessions` and `jobs` exist by the time anyone scrapes.
+  const metrics = createNodeMetrics({
+    nodeId: config.nodeId,
+    live: { all: () => sessions.all() },
+    queueDepth: () => jobs.queueDepth(),
+  });
+  const host = metrics.timeHost(hooks.wrapInferenceHost ? hooks.wrapInferenceHost(realHost) : realHost);
   const sessions = new SessionManager(config, host, logger.child({ stage: 'session' }), {
     owners,
     ...(hooks.codecs ? { codecs: hooks.codecs } : {}),
@@ -66,7 +72,10 @@ export async function createApp(config: Config, logger: Logger, hooks: AppHooks 
     config,
     host,
     logger: logger.child({ stage: 'jobs' }),
-    onUpdate: (job) => jobEvents.rooms?.update(job),
+    onUpdate: (job) => {
+      metrics.jobUpdated(job);
+      jobEvents.rooms?.update(job);
+    },
     onProgress: (progress) => jobEvents.rooms?.progress(progress),
   });
   let modelCount = 0;
@@ -124,7 +133,8 @@ export async function createApp(config: Config, logger: Logger, hooks: AppHooks 
   const server = http.createServer((req, res) => {
     // No response of ours is meant to be sniffed into another type (an upload served as HTML).
     res.setHeader('x-content-type-options', 'nosniff');
-    handleStreamRoutes(req, res, { config, streams: sessions, sse })
+    handleMetrics(req, res, { operatorTokens: config.operatorTokens, metrics })
+      .then((handled) => handled || handleStreamRoutes(req, res, { config, streams: sessions, sse }))
       .then((handled) => handled || handleApi(req, res, { health, models, jobs, maxJobTokensPerRequest: config.maxJobTokensPerRequest, logger: apiLog }))
       .then((handled) => {
         if (handled) return;

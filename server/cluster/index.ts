@@ -1,1 +1,2 @@
 export { attachRedisAdapter, type ClusterSignaling } from './signaling.js';
+export { createNodeMetrics, type NodeMetrics, type MetricsSources } from './metrics.js';
