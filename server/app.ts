@@ -18,11 +18,11 @@ import {
   type SignalingServer,
 } from './signaling/index.js';
 import { SessionManager, type LiveCodecs } from './session/index.js';
-import { SseLimits, createWebHandler, frameAncestors, handleApi, handleMetrics, handleStreamRoutes, sendError, type WebHandler } from './http/index.js';
+import { SseLimits, createWebHandler, frameAncestors, handleApi, handleMetrics, handleStreamRoutes, sendError, summarize, type WebHandler } from './http/index.js';
 import { JobManager } from './jobs/index.js';
 import { NotFoundError, OwnerScope } from './shared/index.js';
 import { securitySettings } from './security-settings.js';
-import { attachRedisAdapter, createNodeMetrics } from './cluster/index.js';
+import { StreamRegistry, attachRedisAdapter, createNodeMetrics } from './cluster/index.js';
 
 export interface App {
   readonly config: Config;
@@ -127,6 +127,20 @@ export async function createApp(config: Config, logger: Logger, hooks: AppHooks 
       })
     : null;
 
+  // Cluster mode: other nodes find this node's streams here, and send WHEP players to PUBLIC_URL.
+  if (config.redisUrl && !config.publicUrl) logger.warn('REDIS_URL without PUBLIC_URL: this node\'s streams are not registered for the other nodes');
+  const registry =
+    config.redisUrl && config.publicUrl
+      ? new StreamRegistry({
+          redisUrl: config.redisUrl,
+          nodeId: config.nodeId,
+          publicUrl: config.publicUrl,
+          streamTtlMs: config.streamTtlMs,
+          local: () => sessions.all().map((s) => summarize(s, config)),
+          log: logger.child({ stage: 'cluster' }),
+        })
+      : null;
+
   const embedPolicy = frameAncestors(config.embedOrigins);
   const apiLog = logger.child({ stage: 'http' });
   const sse = new SseLimits(config);
@@ -134,7 +148,7 @@ export async function createApp(config: Config, logger: Logger, hooks: AppHooks 
     // No response of ours is meant to be sniffed into another type (an upload served as HTML).
     res.setHeader('x-content-type-options', 'nosniff');
     handleMetrics(req, res, { operatorTokens: config.operatorTokens, metrics })
-      .then((handled) => handled || handleStreamRoutes(req, res, { config, streams: sessions, sse }))
+      .then((handled) => handled || handleStreamRoutes(req, res, { config, streams: sessions, sse, ...(registry ? { directory: registry } : {}) }))
       .then((handled) => handled || handleApi(req, res, { health, models, jobs, maxJobTokensPerRequest: config.maxJobTokensPerRequest, logger: apiLog }))
       .then((handled) => {
         if (handled) return;
@@ -169,6 +183,7 @@ export async function createApp(config: Config, logger: Logger, hooks: AppHooks 
   const close = () => {
     closing ??= (async () => {
       await sessions.close();
+      await registry?.close();
       await jobs.close();
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await clusterIo?.close();

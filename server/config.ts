@@ -119,6 +119,8 @@ const configSchema = z.object({
   nodeId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, dot, dash and underscore, up to 64'),
   /** A job whose worker has not renewed its lock for this long is taken over by another node. */
   jobStalledMs: z.number().int().min(500).max(600_000),
+  /** A stream's entry in the registry lives this long unless its node refreshes it (every third of it). */
+  streamTtlMs: z.number().int().min(300).max(600_000),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
@@ -225,6 +227,7 @@ const KEYS: KeySpec[] = [
   { env: 'REDIS_URL', key: 'redisUrl', parse: str },
   { env: 'NODE_ID', key: 'nodeId', parse: str },
   { env: 'JOB_STALLED_MS', key: 'jobStalledMs', parse: int },
+  { env: 'STREAM_TTL_MS', key: 'streamTtlMs', parse: int },
 ];
 
 export function defaultConfig(root: string = process.cwd()): z.infer<typeof configSchema> {
@@ -315,6 +318,8 @@ export function defaultConfig(root: string = process.cwd()): z.infer<typeof conf
     nodeId: os.hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64) || 'node',
     // BullMQ's default lock: a worker busy on one frame for 30 s is still alive.
     jobStalledMs: 30_000,
+    // A dead node's streams are gone from listings (and redirects) within 15 s.
+    streamTtlMs: 15_000,
   };
 }
 
