@@ -101,6 +101,11 @@ export async function startNode(env: Record<string, string>): Promise<TestNode> 
     proc.stdout!.on('data', onData);
     proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     proc.once('exit', (code) => reject(new Error(`node exited (${code}) before it was ready:\n${out.slice(-2000)}`)));
+    // It logs its URL at LOG_LEVEL info; a node that never says so is stopped, not waited on forever.
+    setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`node not ready after 60 s:\n${out.slice(-2000)}`));
+    }, 60_000).unref();
   });
   return {
     url,
