@@ -12,11 +12,10 @@ import {
   attachJobRooms,
   attachSignaling,
   gateConnections,
-  type HealthResponse,
   type JobRooms,
-  type ModelSummary,
   type SignalingServer,
 } from './signaling/index.js';
+import type { HealthResponse, ModelSummary } from './contract/index.js';
 import { SessionManager, type LiveCodecs } from './session/index.js';
 import { SseLimits, createWebHandler, frameAncestors, handleApi, handleMetrics, handleStreamRoutes, sendError, summarize, type WebHandler } from './http/index.js';
 import { JobManager } from './jobs/index.js';

@@ -12,7 +12,6 @@ from typing import Tuple
 
 import torch
 
-from training.models import count_macs, count_params
 from training.students import build_student, student_architecture
 from training.teachers import TEACHERS, teacher_info, teacher_path
 
@@ -44,7 +43,7 @@ def load_student(path: Path) -> Tuple[torch.nn.Module, dict]:
 
 def student_manifest(*, model_id: str, title: str, G: torch.nn.Module, state: dict, parity: float, exporter: str,
                      description: str, models_dir: Path) -> dict:
-    from training.export import INPUT_NAME, OPSET, OUTPUT_NAME
+    from training.export import OPSET, manifest_head
 
     cfg = state['config']
     src, dst = state['domains']
@@ -68,16 +67,7 @@ def student_manifest(*, model_id: str, title: str, G: torch.nn.Module, state: di
     if description:
         desc += ' ' + description
     return {
-        'schemaVersion': 1,
-        'id': model_id,
-        'title': title,
-        'file': f'{model_id}.onnx',
-        'domains': {'from': src, 'to': dst},
-        'architecture': student_architecture(cfg['student']),
-        'params': count_params(G),
-        'macsAt256': count_macs(G, 256, 256),
-        'input': {'name': INPUT_NAME, 'layout': 'NCHW', 'channels': 3, 'range': [-1, 1], 'sizeMultiple': 4},
-        'output': {'name': OUTPUT_NAME, 'layout': 'NCHW', 'channels': 3, 'range': [-1, 1]},
+        **manifest_head(model_id, title, G, src, dst, student_architecture(cfg['student'])),
         'provenance': {
             'kind': 'distilled',
             'description': desc,

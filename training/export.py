@@ -152,6 +152,22 @@ def validate_manifest(path: Path) -> Optional[str]:
     return r.stdout.strip()
 
 
+def manifest_head(model_id: str, title: str, G: torch.nn.Module, src: str, dst: str, architecture: str) -> dict:
+    """The manifest fields every exported generator has (server/inference/manifest.ts), before its provenance."""
+    return {
+        'schemaVersion': 1,
+        'id': model_id,
+        'title': title,
+        'file': f'{model_id}.onnx',
+        'domains': {'from': src, 'to': dst},
+        'architecture': architecture,
+        'params': count_params(G),
+        'macsAt256': count_macs(G, 256, 256),
+        'input': {'name': INPUT_NAME, 'layout': 'NCHW', 'channels': 3, 'range': [-1, 1], 'sizeMultiple': 4},
+        'output': {'name': OUTPUT_NAME, 'layout': 'NCHW', 'channels': 3, 'range': [-1, 1]},
+    }
+
+
 def build_manifest(*, model_id: str, title: str, G: torch.nn.Module, cfg: C.Config, state: dict,
                    direction: str, parity: float, exporter: str, description: str = '') -> dict:
     src, dst = (cfg.domain_a, cfg.domain_b) if direction == 'AB' else (cfg.domain_b, cfg.domain_a)
@@ -165,16 +181,7 @@ def build_manifest(*, model_id: str, title: str, G: torch.nn.Module, cfg: C.Conf
     if description:
         desc += ' ' + description
     return {
-        'schemaVersion': 1,
-        'id': model_id,
-        'title': title,
-        'file': f'{model_id}.onnx',
-        'domains': {'from': src, 'to': dst},
-        'architecture': architecture_name(cfg),
-        'params': count_params(G),
-        'macsAt256': count_macs(G, 256, 256),
-        'input': {'name': INPUT_NAME, 'layout': 'NCHW', 'channels': 3, 'range': [-1, 1], 'sizeMultiple': 4},
-        'output': {'name': OUTPUT_NAME, 'layout': 'NCHW', 'channels': 3, 'range': [-1, 1]},
+        **manifest_head(model_id, title, G, src, dst, architecture_name(cfg)),
         'provenance': {
             'kind': 'trained',
             'description': desc,

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { StreamRegistry } from '../../server/cluster/index.js';
-import type { StreamSummary } from '../../server/signaling/index.js';
+import type { StreamSummary } from '../../server/contract/index.js';
 import { waitFor } from '../../test/helpers/app.js';
 import { freePort, startNode, startRedis, type TestNode, type TestRedis } from '../../test/helpers/cluster.js';
 import { createJob, waitEnded } from '../../test/helpers/jobs-http.js';

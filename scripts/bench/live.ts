@@ -15,7 +15,7 @@ import { startTestApp } from '../../test/helpers/app.js';
 import { VIDEOS_DIR, artifactsDir, REPO_ROOT } from '../../test/helpers/paths.js';
 import { makeY4m } from '../../test/fixtures/video/make-y4m.js';
 import { buildWeb, webBuildStale } from '../web-build.mjs';
-import type { SessionStats } from '../../server/signaling/index.js';
+import type { SessionStats } from '../../server/contract/index.js';
 
 const READER = readFileSync(new URL('./stamp-reader.browser.js', import.meta.url), 'utf8');
 /** Seconds the warm-up pass runs after the output starts and the encoder has ramped up. */

@@ -22,6 +22,7 @@ import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { Demuxer } from 'node-av/api';
 import { createRgbConverter, createVideoDecoder, createVideoEncoder, setFfmpegLogLevel } from '../../server/codec/index.js';
+import type { VideoCodecName } from '../../server/contract/index.js';
 import type { Generator } from '../../server/inference/index.js';
 import { fitWithin, installPolyfills, processingSize, type RgbImage } from '../../server/shared/index.js';
 import { createTemporalSmoother } from '../../server/temporal/index.js';
@@ -77,7 +78,7 @@ interface PassSetup {
   stream: { width: number; height: number };
   bitrateKbps: number;
   /** The live default (config VIDEO_CODEC), so the pipeline encodes as live sessions do. */
-  codec: 'vp8' | 'h264';
+  codec: VideoCodecName;
   smoothing: number;
   frames: number;
 }

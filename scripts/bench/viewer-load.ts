@@ -12,13 +12,9 @@
  */
 import { createInterface } from 'node:readline';
 import { BrowserPeer } from '../../test/server/webrtc/browser-peer.js';
+import { requiredArg } from '../args.js';
 
-function arg(name: string): string {
-  const i = process.argv.indexOf(name);
-  const v = i >= 0 ? process.argv[i + 1] : undefined;
-  if (!v) throw new Error(`${name} is required`);
-  return v;
-}
+const arg = (name: string): string => requiredArg(name);
 
 const url = arg('--url');
 const streamId = arg('--stream');

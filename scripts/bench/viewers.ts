@@ -14,7 +14,7 @@ import { chromiumAvailable, launchChromium } from '../../test/helpers/browser.js
 import { startTestApp } from '../../test/helpers/app.js';
 import { webcamClip } from '../../test/helpers/clips.js';
 import { WHIP_CLIENT_SOURCE, type WhipClientWindow } from '../../test/web/whip-client.js';
-import type { StreamSummary } from '../../server/signaling/index.js';
+import type { StreamSummary } from '../../server/contract/index.js';
 import type { BenchOptions } from './common.js';
 
 export interface ViewersRow {

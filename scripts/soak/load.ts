@@ -14,14 +14,11 @@ import { openAsBlob } from 'node:fs';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { BrowserPeer } from '../../test/server/webrtc/browser-peer.js';
 import { encodeFrames, type TestFrame } from '../../test/server/webrtc/encode.js';
-import type { ClientToServerEvents, JobInfo, ServerToClientEvents, SessionInfo, WireError } from '../../server/signaling/index.js';
+import type { ClientToServerEvents, JobInfo, ServerToClientEvents, SessionInfo, WireError } from '../../server/contract/index.js';
+import type { VideoCodecName } from '../../server/contract/index.js';
+import { requiredArg } from '../args.js';
 
-function arg(name: string): string {
-  const i = process.argv.indexOf(name);
-  const v = i >= 0 ? process.argv[i + 1] : undefined;
-  if (!v) throw new Error(`${name} is required`);
-  return v;
-}
+const arg = (name: string): string => requiredArg(name);
 
 const url = arg('--url');
 const token = arg('--token');
@@ -33,7 +30,7 @@ const print = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Sends `frames` in a loop at ~30 fps while `running()`. */
-async function send(peer: BrowserPeer, codec: 'h264' | 'vp8', frames: TestFrame[], running: () => boolean): Promise<number> {
+async function send(peer: BrowserPeer, codec: VideoCodecName, frames: TestFrame[], running: () => boolean): Promise<number> {
   let sent = 0;
   for (let i = 0, pts = 0; running(); i++, pts += 33) {
     const f = frames[i % frames.length]!;

@@ -7,7 +7,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Generator, InferenceHost } from '../inference/index.js';
-import type { JobInfo } from '../signaling/index.js';
+import type { JobInfo } from '../contract/index.js';
 
 /** What the metrics read from the live side when scraped. */
 export interface LiveSource {

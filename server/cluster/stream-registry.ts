@@ -6,7 +6,7 @@
  */
 import { Redis } from 'ioredis';
 import type { StageLogger } from '../inference/index.js';
-import type { StreamSummary } from '../signaling/index.js';
+import type { StreamSummary } from '../contract/index.js';
 
 const PREFIX = 'cyclestream:stream:';
 

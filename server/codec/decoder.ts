@@ -1,3 +1,4 @@
+import type { VideoCodecName } from '../contract/index.js';
 import { Codec, CodecContext, Frame, Packet } from 'node-av';
 import {
   AV_CODEC_FLAG_LOW_DELAY,
@@ -16,7 +17,8 @@ import type { Closable } from '../shared/image.js';
 import { AVERROR_EAGAIN, AVERROR_EOF, AV_NOPTS_VALUE, asBuffer, check, codecFailure, createSerialQueue } from './ffmpeg.js';
 
 /** vp8/h264 arrive over WebRTC; vp9, mpeg4 (Part 2) and hevc come from uploaded files. */
-export type DecoderCodecName = 'vp8' | 'h264' | 'vp9' | 'mpeg4' | 'hevc';
+/** Live streams are VP8 or H.264; uploaded videos may also be VP9, MPEG-4 Part 2 or HEVC. */
+export type DecoderCodecName = VideoCodecName | 'vp9' | 'mpeg4' | 'hevc';
 
 export interface VideoDecoderOptions {
   codec: DecoderCodecName;

@@ -1,3 +1,4 @@
+import type { VideoCodecName } from '../contract/index.js';
 import { Codec, CodecContext, Packet, Rational, type Frame } from 'node-av';
 import {
   AV_PICTURE_TYPE_I,
@@ -6,11 +7,11 @@ import {
   FF_ENCODER_LIBVPX_VP8,
   FF_ENCODER_LIBX264,
 } from 'node-av/constants';
-import { BadRequestError, ClosedError, CodecError, UnsupportedCodecError } from '../shared/errors.js';
+import { ClosedError, CodecError, UnsupportedCodecError } from '../shared/errors.js';
 import type { Closable } from '../shared/image.js';
 import { AVERROR_EAGAIN, AVERROR_EOF, codecFailure, createSerialQueue } from './ffmpeg.js';
 
-export type EncoderCodecName = 'vp8' | 'h264';
+export type EncoderCodecName = VideoCodecName;
 
 export interface VideoEncoderOptions {
   codec: EncoderCodecName;
@@ -92,10 +93,10 @@ function validate(options: VideoEncoderOptions): void {
   const { width, height, fps, bitrateKbps } = options;
   if (!ENCODERS[options.codec]) throw new UnsupportedCodecError(`no encoder for codec ${JSON.stringify(options.codec)}`);
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 2 || height < 2 || width % 2 || height % 2) {
-    throw new BadRequestError(`encoder size ${width}x${height}: need even positive integers (yuv420p)`);
+    throw new Error(`encoder size ${width}x${height}: need even positive integers (yuv420p)`);
   }
-  if (!(fps > 0 && fps <= 240)) throw new BadRequestError(`encoder fps ${fps} out of range`);
-  if (!(bitrateKbps >= 16 && bitrateKbps <= 100_000)) throw new BadRequestError(`encoder bitrateKbps ${bitrateKbps} out of range`);
+  if (!(fps > 0 && fps <= 240)) throw new Error(`encoder fps ${fps} out of range`);
+  if (!(bitrateKbps >= 16 && bitrateKbps <= 100_000)) throw new Error(`encoder bitrateKbps ${bitrateKbps} out of range`);
 }
 
 function openContext(options: VideoEncoderOptions, width: number, height: number): CodecContext {

@@ -8,7 +8,7 @@ import {
   type AVPixelFormat,
   type SwsFlags,
 } from 'node-av/constants';
-import { BadRequestError, ClosedError, CodecError } from '../shared/errors.js';
+import { ClosedError, CodecError } from '../shared/errors.js';
 import type { Closable, RgbImage } from '../shared/image.js';
 import { asBuffer, check } from './ffmpeg.js';
 
@@ -47,7 +47,7 @@ interface CachedScaler {
 
 function assertSize(what: string, width: number, height: number): void {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
-    throw new BadRequestError(`${what}: invalid size ${width}x${height}`);
+    throw new Error(`${what}: invalid size ${width}x${height}`);
   }
 }
 
@@ -118,7 +118,7 @@ export function createRgbConverter(): RgbConverter {
     let target: RgbImage;
     if (out) {
       if (out.width !== width || out.height !== height || out.data.byteLength !== width * height * 3) {
-        throw new BadRequestError(`toRgb: out image is ${out.width}x${out.height}, expected ${width}x${height}`);
+        throw new Error(`toRgb: out image is ${out.width}x${out.height}, expected ${width}x${height}`);
       }
       target = out;
     } else {
@@ -148,7 +148,7 @@ export function createRgbConverter(): RgbConverter {
     assertSize('fromRgb', width, height);
     assertSize('fromRgb source', img.width, img.height);
     if (img.data.byteLength !== img.width * img.height * 3) {
-      throw new BadRequestError(`fromRgb: ${img.width}x${img.height} image has ${img.data.byteLength} bytes`);
+      throw new Error(`fromRgb: ${img.width}x${img.height} image has ${img.data.byteLength} bytes`);
     }
     if (!yuvFrame || yuvFrame.width !== width || yuvFrame.height !== height) {
       yuvFrame?.free();

@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { JobManager } from '../jobs/index.js';
-import type { HealthResponse, ModelSummary } from '../signaling/index.js';
+import type { HealthResponse, ModelSummary } from '../contract/index.js';
+import { NotFoundError } from '../shared/errors.js';
 import { handleJobsApi } from './jobs-api.js';
 import { sendError, sendJson } from './respond.js';
 
@@ -34,7 +35,7 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, deps:
     if (deps.jobs && (await handleJobsApi(req, res, url, { jobs: deps.jobs, maxTokensPerRequest: deps.maxJobTokensPerRequest ?? 100, logger: deps.logger }))) {
       return true;
     }
-    sendJson(res, 404, { error: { code: 'NOT_FOUND', message: `no route ${req.method} ${url.pathname}` } });
+    sendError(res, new NotFoundError(`no route ${req.method} ${url.pathname}`));
   } catch (err) {
     sendError(res, err);
   }

@@ -19,7 +19,9 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { storedContentType, type JobManager, type JobRequest } from '../jobs/index.js';
-import { BadRequestError, CycleStreamError, MethodNotAllowedError, UnsupportedMediaError, UploadTooLargeError } from '../shared/errors.js';
+import { BadRequestError, CycleStreamError, MethodNotAllowedError, NotFoundError, UnsupportedMediaError, UploadTooLargeError } from '../shared/errors.js';
+import { parseWith } from '../shared/parse.js';
+import { LIMITS } from '../contract/index.js';
 import { presentedToken } from './access.js';
 import { mediaType } from './body.js';
 import { sendFile } from './files.js';
@@ -37,8 +39,8 @@ const optionalNumber = (schema: z.ZodNumber) =>
   z.preprocess((v) => (v === undefined || v === null || (typeof v === 'string' && v.trim() === '') ? undefined : Number(v)), schema.optional());
 
 const jobFieldsSchema = z.object({
-  modelId: z.string().trim().min(1, 'modelId is required').max(200),
-  smoothing: optionalNumber(z.number().min(0).max(1)),
+  modelId: z.string().trim().min(1, 'modelId is required').max(LIMITS.modelIdChars),
+  smoothing: optionalNumber(z.number().min(LIMITS.smoothing.min).max(LIMITS.smoothing.max)),
   size: z
     .string()
     .trim()
@@ -47,15 +49,13 @@ const jobFieldsSchema = z.object({
     .or(z.literal('')),
 });
 
+const parseJobFieldValues = parseWith(jobFieldsSchema, BadRequestError, 'fields');
+
 /** The form fields (and query parameters) of a job request, validated. */
 function parseJobFields(raw: Record<string, string>): JobRequest {
-  const res = jobFieldsSchema.safeParse({ ...raw, modelId: raw.modelId ?? raw.model });
-  if (!res.success) {
-    const issue = res.error.issues[0];
-    throw new BadRequestError(`${issue?.path.join('.') || 'fields'}: ${issue?.message ?? 'invalid'}`);
-  }
-  const size = parseSize(res.data.size || undefined);
-  return { modelId: res.data.modelId, smoothing: res.data.smoothing, outputWidth: size.width, outputHeight: size.height };
+  const fields = parseJobFieldValues({ ...raw, modelId: raw.modelId ?? raw.model });
+  const size = parseSize(fields.size || undefined);
+  return { modelId: fields.modelId, smoothing: fields.smoothing, outputWidth: size.width, outputHeight: size.height };
 }
 
 function parseSize(size: string | undefined): { width: number | null; height: number | null } {
@@ -246,7 +246,7 @@ async function route(req: IncomingMessage, res: ServerResponse, url: URL, deps: 
 
   const m = /^\/api\/jobs\/([0-9a-f-]{36})(\/result|\/input)?$/.exec(p);
   if (!m) {
-    sendJson(res, 404, { error: { code: 'NOT_FOUND', message: `no route ${method} ${p}` } });
+    sendError(res, new NotFoundError(`no route ${method} ${p}`));
     return;
   }
   const id = m[1]!;

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config.js';
 import type { LiveSession } from '../session/index.js';
-import type { StreamStateEvent } from '../signaling/index.js';
+import type { StreamStateEvent } from '../contract/index.js';
 import { BusyError, RateLimitError } from '../shared/errors.js';
 import { KeyedCounter, clientKey } from '../shared/limits.js';
 

@@ -13,8 +13,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config.js';
 import type { LiveSession } from '../session/index.js';
-import type { ClientInfo, SessionInfo, StreamSummary } from '../signaling/index.js';
-import { BadRequestError, ForbiddenError, MethodNotAllowedError, StreamNotFoundError, UnauthorizedError } from '../shared/errors.js';
+import type { SessionInfo, StreamSummary } from '../contract/index.js';
+import type { ClientInfo } from '../signaling/index.js';
+import { BadRequestError, ForbiddenError, MethodNotAllowedError, NotFoundError, StreamNotFoundError, UnauthorizedError } from '../shared/errors.js';
 import { clientKey } from '../shared/limits.js';
 import { checkSdpLimits, type SdpLimits } from '../webrtc/index.js';
 import { applyCors, hashToken, originAllowed, presentedToken, requireToken, tokenHashEquals, tokenMatches, type CorsPolicy } from './access.js';
@@ -110,7 +111,7 @@ export async function handleStreamRoutes(req: IncomingMessage, res: ServerRespon
       streamEvents(req, res, liveStream(deps, m[1]!), deps.sse);
       return true;
     }
-    sendJson(res, 404, { error: { code: 'NOT_FOUND', message: `no route ${req.method} ${path}` } });
+    sendError(res, new NotFoundError(`no route ${req.method} ${path}`));
   } catch (err) {
     if (!res.headersSent) sendError(res, err);
     else res.end();

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ManifestError, ModelIdError } from '../shared/errors.js';
+import { parseWith } from '../shared/parse.js';
 
 /** Model ids are file stems in models/; anything that could escape that folder is refused. */
 export const MODEL_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -99,14 +100,10 @@ export const manifestSchema = z.object({
 
 export type ModelManifest = z.infer<typeof manifestSchema>;
 
+const parseManifestJson = parseWith(manifestSchema, ManifestError, '(root)');
+
 export function parseManifest(json: unknown, source: string): ModelManifest {
-  const res = manifestSchema.safeParse(json);
-  if (!res.success) {
-    const issue = res.error.issues[0];
-    const where = issue ? issue.path.join('.') || '(root)' : '(root)';
-    throw new ManifestError(`${source}: ${where}: ${issue?.message ?? 'invalid manifest'}`);
-  }
-  return res.data;
+  return parseManifestJson(json, source);
 }
 
 export async function readManifest(path: string): Promise<ModelManifest> {

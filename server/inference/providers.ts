@@ -1,11 +1,13 @@
 import { basename } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { BadRequestError, ModelLoadError, ProviderUnavailableError } from '../shared/errors.js';
+import { ModelLoadError, ProviderUnavailableError } from '../shared/errors.js';
 import { shortMessage, type StageLogger } from './logger.js';
 
-export const EXECUTION_PROVIDERS = ['cuda', 'webgpu', 'cpu'] as const;
-export type ExecutionProviderName = (typeof EXECUTION_PROVIDERS)[number];
-export const DEFAULT_PROVIDERS: readonly ExecutionProviderName[] = Object.freeze(['cuda', 'webgpu', 'cpu']);
+import { PROVIDERS, type Provider } from '../contract/index.js';
+
+export const EXECUTION_PROVIDERS = PROVIDERS;
+export type ExecutionProviderName = Provider;
+export const DEFAULT_PROVIDERS: readonly ExecutionProviderName[] = Object.freeze([...PROVIDERS]);
 
 /** What loading needs to know about a session, wherever it lives (this thread or a worker). */
 export interface SessionInfo {
@@ -29,10 +31,10 @@ export type SessionFactory = (modelPath: string, options: ort.InferenceSession.S
 export const createOrtSession: SessionFactory = (modelPath, options) => ort.InferenceSession.create(modelPath, options);
 
 export function assertProviders(providers: readonly string[]): readonly ExecutionProviderName[] {
-  if (providers.length === 0) throw new BadRequestError('execution provider list is empty');
+  if (providers.length === 0) throw new Error('execution provider list is empty');
   for (const p of providers) {
     if (!(EXECUTION_PROVIDERS as readonly string[]).includes(p)) {
-      throw new BadRequestError(`unknown execution provider ${JSON.stringify(p)}; use ${EXECUTION_PROVIDERS.join(', ')}`);
+      throw new Error(`unknown execution provider ${JSON.stringify(p)}; use ${EXECUTION_PROVIDERS.join(', ')}`);
     }
   }
   return providers as readonly ExecutionProviderName[];

@@ -2,7 +2,6 @@ import { access, readdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import {
-  BadRequestError,
   ClosedError,
   ManifestError,
   ModelLoadError,
@@ -136,16 +135,16 @@ function checkSession(session: SessionInfo, manifest: ModelManifest): void {
   }
 }
 
-/** Throws BadRequestError for settings no model could load with. */
+/** Throws a plain Error for settings no model could load with: config and callers check them first, so this is a bug. */
 export function createInferenceHost(options: InferenceHostOptions): InferenceHost {
   if (options.worker && options.createSession) {
-    throw new BadRequestError('inference host: an injected createSession cannot run in a worker; pass worker: false');
+    throw new Error('inference host: an injected createSession cannot run in a worker; pass worker: false');
   }
   const useWorker = options.worker ?? !options.createSession;
   const createSession = options.createSession ?? createOrtSession;
   const intraOpThreads = options.intraOpThreads ?? availableParallelism();
   if (!Number.isInteger(intraOpThreads) || intraOpThreads < 1) {
-    throw new BadRequestError(`intraOpThreads must be a positive integer, got ${intraOpThreads}`);
+    throw new Error(`intraOpThreads must be a positive integer, got ${intraOpThreads}`);
   }
   const settings = Object.freeze({
     modelsDir: options.modelsDir,

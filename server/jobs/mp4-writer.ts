@@ -185,11 +185,6 @@ export class Mp4Writer {
     }
   }
 
-  /** Lets the header go out now that every stream that will ever be ready is (call before finish). */
-  flushHeader(): Promise<void> {
-    return this.#serial(() => this.#maybeWriteHeader());
-  }
-
   /** Writes the trailer (and, with faststart, moves the index to the front). */
   finish(): Promise<void> {
     return this.#serial(() => this.#finish());

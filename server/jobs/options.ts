@@ -3,7 +3,7 @@
  */
 import type { Config } from '../config.js';
 import type { InferenceHost, StageLogger } from '../inference/index.js';
-import type { JobInfo, JobProgress } from '../signaling/index.js';
+import type { JobInfo, JobProgress } from '../contract/index.js';
 import type { JobRequest } from './intake.js';
 import type { JobStore } from './store.js';
 

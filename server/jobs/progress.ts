@@ -2,7 +2,7 @@
  * The progress calculator: a run's counters (frames done, the speed over the last few
  * seconds) and the JobProgress they give. Pure: time comes in as an argument.
  */
-import type { JobInfo, JobProgress } from '../signaling/index.js';
+import type { JobInfo, JobProgress } from '../contract/index.js';
 
 const SPEED_WINDOW_MS = 5000;
 

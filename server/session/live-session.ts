@@ -1,26 +1,28 @@
 /**
- * One live translation: frames from the browser are decoded as they come, converted to RGB
- * at the processing size, and handed to a latest-frame-wins scheduler; the model runs on the
- * newest frame, the temporal stage smooths it, and the result is scaled back to stream size,
- * encoded and sent. Owns its decoder, encoder, converter, generator and peer connection.
+ * One live translation, in three parts: ingest (LiveIngest: the publisher's frames decoded as
+ * they come, converted to RGB at the processing size, and a latest-frame-wins scheduler), the
+ * model (ModelSlot) with its temporal stage (FrameTranslator), and egress (LiveEgress: one
+ * encoder, the fan-out to the publisher and its viewers). Key frames in both directions go
+ * through one KeyframePolicy, numbers through LiveStats. Owns all of them and the publisher's
+ * peer connection.
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import type { Frame, VideoEncoder } from '../codec/index.js';
-import { assertModelId, type Generator, type InferenceHost } from '../inference/index.js';
+import type { Generator, InferenceHost } from '../inference/index.js';
 import { createTemporalSmoother } from '../temporal/index.js';
 import { FrameTranslator } from '../translate/index.js';
-import type { EncodedVideoFrame, PeerSession, VideoCodecName } from '../webrtc/index.js';
-import { VideoFanout, ViewerSet, type CreateViewerPeer } from '../streams/index.js';
-import type { Backend, CloseReason, SessionStats, StreamSource, StreamStateEvent } from '../signaling/index.js';
+import type { PeerSession } from '../webrtc/index.js';
+import type { ViewerSet, CreateViewerPeer } from '../streams/index.js';
+import type { Backend, CloseReason, SessionStats, StreamSource, StreamStateEvent, VideoCodecName } from '../contract/index.js';
 import type { SessionEvents } from '../signaling/index.js';
-import { BadRequestError, ClosedError, CodecError, FrameTooLargeError, ModelLoadError, asCycleStreamError, publicError } from '../shared/errors.js';
-import type { RgbImage } from '../shared/image.js';
-import { DecodeStage, FFMPEG_CODECS, processingTarget, type DecodedPicture, type LiveCodecs, type LiveStage, type ResourceCounters } from './decode-stage.js';
-import type { GateVerdict } from './frame-size.js';
-import { LatestFrameScheduler } from './scheduler.js';
-import { SlidingWindow } from './window.js';
-import { RateLimiter } from '../webrtc/rate-limiter.js';
+import { ClosedError, CodecError, asCycleStreamError, publicError } from '../shared/errors.js';
+import { Listeners } from '../shared/listeners.js';
+import { FFMPEG_CODECS, processingTarget, type DecodedPicture, type LiveCodecs, type LiveStage, type ResourceCounters } from './decode-stage.js';
+import { LiveEgress, type EgressCounters } from './egress.js';
+import { LiveIngest } from './ingest.js';
+import { KeyframePolicy } from './keyframes.js';
+import { LiveStats } from './live-stats.js';
+import { ModelSlot } from './model-slot.js';
 
 export type SessionConfig = Pick<Config, 'maxInputWidthPx' | 'maxInputHeightPx' | 'outputBitrateKbps'>;
 
@@ -49,103 +51,92 @@ export interface LiveSessionOptions {
   ownerTokenHash?: string;
 }
 
-export interface StreamCounters {
-  modelRuns: number;
-  framesEncoded: number;
-  viewers: number;
-  width: number;
-  height: number;
-}
+export type StreamCounters = { modelRuns: number } & EgressCounters;
 
 export class LiveSession {
   readonly id: string;
-  #generator: Generator;
+  readonly #model: ModelSlot;
   #smoothing: number;
   #shortSidePx: number;
-  #encoder: VideoEncoder | null = null;
-  readonly #codecs: LiveCodecs;
   readonly #converter;
   readonly #temporal;
-  readonly #scheduler: LatestFrameScheduler<DecodedPicture, void>;
-  readonly #decoding: DecodeStage;
-  /** Refused frames come in bursts (every key frame of a too-large stream); tell the client once a second. */
-  readonly #refusalReports = new RateLimiter(1000);
-  #running: Promise<void> = Promise.resolve();
+  readonly #ingest: LiveIngest;
   readonly #translator: FrameTranslator<number>;
-  #forceKeyframe = true;
+  readonly #keyframes: KeyframePolicy;
+  readonly #egress: LiveEgress;
+  readonly #stats = new LiveStats();
   #closing: Promise<void> | null = null;
   #closeReason: CloseReason | null = null;
-  #switching: Promise<unknown> = Promise.resolve();
   readonly #unsubscribe: (() => void)[] = [];
   readonly #statsTimer: NodeJS.Timeout;
-  readonly #t0 = Date.now();
-  readonly #fpsOut = new SlidingWindow();
-  readonly #inferenceMs = new SlidingWindow();
-  readonly #latencyMs = new SlidingWindow();
   #procSize = { width: 0, height: 0 };
-  #lastPtsMs = -1;
   readonly startedAt = new Date();
-  readonly #fanout: VideoFanout;
-  readonly #viewers: ViewerSet;
-  readonly #streamListeners = new Set<(e: StreamStateEvent) => void>();
-  #framesEncoded = 0;
-  #outputSize = { width: 0, height: 0 };
+  readonly #streamListeners: Listeners<StreamStateEvent>;
   readonly ownerTokenHash: string | undefined;
 
   constructor(private readonly opts: LiveSessionOptions) {
     this.id = opts.id;
     this.ownerTokenHash = opts.ownerTokenHash;
-    this.#codecs = opts.codecs ?? FFMPEG_CODECS;
-    this.#converter = this.#codecs.createConverter();
-    this.#generator = opts.generator;
+    const codecs = opts.codecs ?? FFMPEG_CODECS;
+    this.#converter = codecs.createConverter();
     this.#smoothing = opts.smoothing;
     this.#shortSidePx = opts.processingShortSidePx;
     this.#temporal = createTemporalSmoother({ strength: opts.smoothing });
+    this.#model = new ModelSlot(opts.generator, {
+      host: opts.host,
+      closing: () => this.#closing !== null,
+      warmSize: () => this.#procSize,
+      onSwitched: (info) => {
+        // Blending the old model's output into the new one's would smear the switch.
+        this.#temporal.reset();
+        opts.events.modelChanged(info);
+      },
+      onLoadError: (err) => opts.events.error(err.toJSON()),
+      logger: opts.logger,
+    });
+    this.#streamListeners = new Listeners((err) => this.opts.logger.error({ err }, 'stream listener threw'));
+    const peer = opts.peer;
+    this.#keyframes = new KeyframePolicy((reason) => peer.requestKeyframe(reason), opts.logger);
+    this.#egress = new LiveEgress({
+      publisher: peer,
+      outputCodec: opts.outputCodec,
+      outputBitrateKbps: opts.config.outputBitrateKbps,
+      createEncoder: codecs.createEncoder,
+      counters: opts.counters,
+      keyframes: this.#keyframes,
+      stats: this.#stats,
+      maxViewers: opts.maxViewers,
+      createViewerPeer: opts.createViewerPeer,
+      onViewersChange: (viewers) => this.#streamListeners.emit({ state: 'live', viewers }),
+      logger: opts.logger,
+    });
     this.#translator = new FrameTranslator<number>({
       temporal: this.#temporal,
       converter: this.#converter,
-      encode: (yuv, receivedAtMs) => this.#encodeAndSend(yuv, receivedAtMs),
+      encode: (yuv, receivedAtMs) => (this.#closing ? Promise.resolve() : this.#egress.send(yuv, receivedAtMs)),
       onError: (err) => this.fail((err as { stage?: LiveStage }).stage ?? 'encode', err),
     });
-    this.#scheduler = new LatestFrameScheduler<DecodedPicture, void>({
-      process: (job) => this.#translate(job),
-      onDrop: (job) => this.#decoding.release(job.img),
-      onError: (err) => this.fail('model', err),
-    });
     const limits = { maxWidthPx: opts.config.maxInputWidthPx, maxHeightPx: opts.config.maxInputHeightPx };
-    this.#decoding = new DecodeStage({
-      createDecoder: this.#codecs.createDecoder,
+    this.#ingest = new LiveIngest({
+      createDecoder: codecs.createDecoder,
       converter: this.#converter,
       counters: opts.counters,
       limits,
-      requestKeyframe: (reason) => opts.peer.requestKeyframe(reason),
+      keyframes: this.#keyframes,
       // Nobody watching (a WHIP stream before its first viewer): decode to keep the reference
       // frames, but leave the model and the encoder idle.
       target: (w, h) =>
-        this.#fanout.size === 0 ? null : processingTarget(w, h, limits, this.#shortSidePx, this.#generator.manifest.input.sizeMultiple),
-      onPicture: (picture) => this.#scheduler.push(picture),
-      onRefused: (verdict) => this.#refused(verdict),
+        this.#egress.receivers === 0 ? null : processingTarget(w, h, limits, this.#shortSidePx, this.#model.current.manifest.input.sizeMultiple),
+      process: (picture) => this.#translate(picture),
+      report: (err) => opts.events.error(err),
       onError: (stage, err) => this.fail(stage, err),
-    });
-    const peer = opts.peer;
-    const forceKeyframe = () => {
-      this.#forceKeyframe = true;
-    };
-    this.#fanout = new VideoFanout({ codec: peer.sendsVideo ? peer.codec : opts.outputCodec, onKeyframeNeeded: forceKeyframe });
-    if (peer.sendsVideo) this.#fanout.add({ id: 'publisher', sendRtp: (packets, key) => peer.sendRtp(packets, key) });
-    this.#viewers = new ViewerSet({
-      fanout: this.#fanout,
-      maxViewers: opts.maxViewers,
-      createPeer: opts.createViewerPeer,
-      onKeyframeRequest: forceKeyframe,
-      onChange: (viewers) => this.#emitStream({ state: 'live', viewers }),
       logger: opts.logger,
     });
     this.#unsubscribe.push(
-      peer.onFrame((f) => this.#onEncodedFrame(f)),
-      peer.onKeyframeRequest(() => {
-        this.#forceKeyframe = true;
+      peer.onFrame((f) => {
+        if (!this.#closing) this.#ingest.push(f);
       }),
+      peer.onKeyframeRequest((source) => this.#keyframes.forceOutput(`publisher-${source}`)),
       peer.onClosed((reason) => {
         void this.close(reason === 'closed' ? 'disconnected' : reason);
       }),
@@ -154,37 +145,12 @@ export class LiveSession {
     this.#statsTimer.unref();
   }
 
-  get #log(): Logger {
-    return this.opts.logger;
-  }
-
   get backend(): Backend {
-    return this.#generator.provider;
+    return this.#model.current.provider;
   }
 
   get modelId(): string {
-    return this.#generator.manifest.id;
-  }
-
-  #onEncodedFrame(f: EncodedVideoFrame): void {
-    if (this.#closing) return;
-    try {
-      this.#decoding.push(f);
-    } catch (err) {
-      this.fail('receive', err);
-    }
-  }
-
-  /** A frame the size gate dropped before decoding: the client hears why, at most once a second. */
-  #refused(verdict: Exclude<GateVerdict, { pass: true }>): void {
-    if (verdict.reason === 'waiting' || !this.#refusalReports.tryAcquire()) return;
-    const { maxInputWidthPx: w, maxInputHeightPx: h } = this.opts.config;
-    const err =
-      verdict.reason === 'too-large'
-        ? new FrameTooLargeError(`the camera sends ${verdict.size.width}x${verdict.size.height}; the limit is ${w}x${h} (MAX_INPUT_WIDTH_PX x MAX_INPUT_HEIGHT_PX, either way round): frames dropped until a smaller key frame`)
-        : verdict.error;
-    this.#log.warn({ reason: verdict.reason, err: err.message }, 'frame refused before decoding');
-    this.opts.events.error(publicError(err));
+    return this.#model.current.manifest.id;
   }
 
   /**
@@ -194,10 +160,10 @@ export class LiveSession {
    */
   fail(stage: LiveStage | 'uncaught', err: unknown): void {
     if (this.#closing) return;
-    this.#log.error({ err, stage }, 'session failed; closing it');
+    this.opts.logger.error({ err, stage }, 'session failed; closing it');
     const { code, message } = publicError(err);
     this.opts.events.error({ code, message: `${stage}: ${message}` });
-    void this.close('error').catch((closeErr: unknown) => this.#log.warn({ err: closeErr }, 'closing a failed session'));
+    void this.close('error').catch((closeErr: unknown) => this.opts.logger.warn({ err: closeErr }, 'closing a failed session'));
   }
 
   /** The answer has gone to the client: from now on, silence means it is gone. */
@@ -207,7 +173,7 @@ export class LiveSession {
 
   /** The model now; smoothing, scaling and encoding of this frame overlap the next frame's model run. */
   #translate(job: DecodedPicture): Promise<void> {
-    const gen = this.#generator;
+    const gen = this.#model.current;
     this.#procSize = { width: job.img.width, height: job.img.height };
     const run = this.#translator
       .translate(gen, {
@@ -215,82 +181,15 @@ export class LiveSession {
         streamWidth: job.streamWidth,
         streamHeight: job.streamHeight,
         meta: job.receivedAtMs,
-        release: () => this.#decoding.release(job.img),
+        release: () => this.#ingest.release(job),
       })
-      .then(() => this.#inferenceMs.add(gen.stats().lastInferenceMs, Date.now()));
-    this.#running = run.catch(() => {});
+      .then(() => this.#stats.inferenceMs.add(gen.stats().lastInferenceMs, Date.now()));
+    this.#model.track(run);
     return run;
   }
 
-  async #encodeAndSend(yuv: Frame, receivedAtMs: number): Promise<void> {
-    if (this.#closing) return;
-    if (!this.#encoder) {
-      this.#encoder = this.#codecs.createEncoder({
-        codec: this.#fanout.codec,
-        width: yuv.width,
-        height: yuv.height,
-        fps: 30,
-        bitrateKbps: this.opts.config.outputBitrateKbps,
-      });
-      this.opts.counters.codecs++;
-    }
-    const keyframe = this.#forceKeyframe;
-    this.#forceKeyframe = false;
-    const ptsMs = Math.max(this.#lastPtsMs + 1, Date.now() - this.#t0);
-    this.#lastPtsMs = ptsMs;
-    const packets = await this.#encoder.encode(yuv, { keyframe, ptsMs });
-    try {
-      // Encoded once, packetized once, forwarded to the publisher (when it takes video back) and every viewer.
-      for (const p of packets) this.#fanout.write({ data: p.data, keyframe: p.keyframe, ptsMs: p.ptsMs });
-    } catch (err) {
-      throw Object.assign(asCycleStreamError(err, CodecError), { stage: 'send' as const });
-    }
-    this.#framesEncoded += packets.length;
-    this.#outputSize = { width: yuv.width, height: yuv.height };
-    const now = Date.now();
-    this.#fpsOut.add(1, now);
-    this.#latencyMs.add(now - receivedAtMs, now);
-  }
-
-  async switchModel(modelId: string): Promise<{ modelId: string; backend: Backend }> {
-    assertModelId(modelId);
-    const next = this.#switching.catch(() => {}).then(async () => {
-      if (this.#closing) throw new BadRequestError('session is closing');
-      if (modelId === this.#generator.manifest.id) return { modelId, backend: this.#generator.provider };
-      let gen: Generator;
-      try {
-        gen = await this.opts.host.loadModel(modelId);
-      } catch (err) {
-        const e = asCycleStreamError(err, ModelLoadError);
-        this.opts.events.error(e.toJSON());
-        throw e;
-      }
-      if (this.#procSize.width > 0) {
-        try {
-          await gen.warmup(this.#procSize.width, this.#procSize.height);
-        } catch (err) {
-          await gen.close();
-          const e = asCycleStreamError(err, ModelLoadError);
-          this.opts.events.error(e.toJSON());
-          throw e;
-        }
-      }
-      if (this.#closing) {
-        await gen.close();
-        throw new BadRequestError('session is closing');
-      }
-      const old = this.#generator;
-      this.#generator = gen;
-      // Blending the old model's output into the new one's would smear the switch.
-      this.#temporal.reset();
-      void this.#running.then(() => old.close());
-      const info = { modelId, backend: gen.provider };
-      this.opts.events.modelChanged(info);
-      this.#log.info(info, 'model switched');
-      return info;
-    });
-    this.#switching = next;
-    return next;
+  switchModel(modelId: string): Promise<{ modelId: string; backend: Backend }> {
+    return this.#model.switchTo(modelId);
   }
 
   setOptions(o: { smoothing?: number; processingShortSidePx?: number }): { smoothing: number; processingShortSidePx: number } {
@@ -307,23 +206,17 @@ export class LiveSession {
   }
 
   stats(): SessionStats {
-    const now = Date.now();
-    return {
+    return this.#stats.snapshot({
       sessionId: this.id,
       modelId: this.modelId,
       backend: this.backend,
       codec: this.opts.peer.codec,
-      fpsIn: this.#decoding.fpsIn.rate(now),
-      fpsOut: this.#fpsOut.rate(now),
-      inferenceMs: round1(this.#inferenceMs.median(now)),
-      serverLatencyMs: round1(this.#latencyMs.median(now)),
-      droppedFrames: this.#scheduler.stats().dropped,
-      inputWidth: this.#decoding.inputSize.width,
-      inputHeight: this.#decoding.inputSize.height,
-      processingWidth: this.#procSize.width,
-      processingHeight: this.#procSize.height,
+      fpsIn: this.#ingest.fpsIn,
+      droppedFrames: this.#ingest.droppedFrames,
+      input: this.#ingest.inputSize,
+      processing: this.#procSize,
       smoothing: this.#smoothing,
-    };
+    });
   }
 
   get closed(): boolean {
@@ -335,31 +228,25 @@ export class LiveSession {
   }
 
   get outputCodec(): VideoCodecName {
-    return this.#fanout.codec;
+    return this.#egress.codec;
   }
 
   /** A WHEP viewer: throws ViewerLimitError, ClosedError or the offer's errors. */
   addViewer(offerSdp: string): Promise<{ viewerId: string; answerSdp: string }> {
     if (this.#closing) return Promise.reject(new ClosedError('the stream has ended'));
-    return this.#viewers.add(offerSdp);
+    return this.#egress.viewers.add(offerSdp);
   }
 
   removeViewer(viewerId: string): Promise<boolean> {
-    return this.#viewers.remove(viewerId);
+    return this.#egress.viewers.remove(viewerId);
   }
 
   counters(): StreamCounters {
-    return {
-      modelRuns: this.#translator.runs,
-      framesEncoded: this.#framesEncoded,
-      viewers: this.#viewers.size,
-      width: this.#outputSize.width,
-      height: this.#outputSize.height,
-    };
+    return { modelRuns: this.#translator.runs, ...this.#egress.counters() };
   }
 
   viewerStats(): ReturnType<ViewerSet['stats']> {
-    return this.#viewers.stats();
+    return this.#egress.viewers.stats();
   }
 
   /** `live` with the viewer count on every change, then `offline` once when the stream ends. */
@@ -368,18 +255,7 @@ export class LiveSession {
       queueMicrotask(() => cb({ state: 'offline', viewers: 0 }));
       return () => {};
     }
-    this.#streamListeners.add(cb);
-    return () => this.#streamListeners.delete(cb);
-  }
-
-  #emitStream(e: StreamStateEvent): void {
-    for (const cb of this.#streamListeners) {
-      try {
-        cb(e);
-      } catch (err) {
-        this.#log.error({ err }, 'stream listener threw');
-      }
-    }
+    return this.#streamListeners.add(cb);
   }
 
   /** Idempotent: stops media, waits for the frame in flight, then frees every child resource. */
@@ -394,11 +270,9 @@ export class LiveSession {
   async #doClose(): Promise<void> {
     clearInterval(this.#statsTimer);
     for (const u of this.#unsubscribe) u();
-    this.#decoding.stop();
-    await this.#scheduler.close();
+    await this.#ingest.stop();
     await this.#translator.flush();
-    await this.#switching.catch(() => {});
-    await this.#fanout.flush();
+    await this.#egress.flush();
     const errors: unknown[] = [];
     const attempt = async (fn: () => Promise<void>) => {
       try {
@@ -407,18 +281,14 @@ export class LiveSession {
         errors.push(err);
       }
     };
-    await attempt(() => this.#viewers.close());
+    await attempt(() => this.#egress.close());
     await attempt(() => this.opts.peer.close());
-    await attempt(() => this.#decoding.close());
-    if (this.#encoder) {
-      await attempt(() => this.#encoder!.close());
-      this.opts.counters.codecs--;
-    }
+    await attempt(() => this.#ingest.close());
     await attempt(() => this.#converter.close());
-    await attempt(() => this.#generator.close());
-    this.#log.info({ reason: this.#closeReason, errors: errors.length }, 'session closed');
+    await attempt(() => this.#model.close());
+    this.opts.logger.info({ reason: this.#closeReason, errors: errors.length }, 'session closed');
     this.opts.events.closed(this.#closeReason ?? 'stopped');
-    this.#emitStream({ state: 'offline', viewers: 0 });
+    this.#streamListeners.emit({ state: 'offline', viewers: 0 });
     this.#streamListeners.clear();
     if (errors.length) throw asCycleStreamError(errors[0], CodecError);
   }
@@ -426,8 +296,4 @@ export class LiveSession {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-function round1(v: number): number {
-  return Math.round(v * 10) / 10;
 }

@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { assertModelId, type InferenceHost } from '../inference/index.js';
 import { inspectOffer, type PeerSession, type SdpLimits } from '../webrtc/index.js';
-import type { ClientInfo, SessionEvents, SessionFactory, StartSession, SessionInfo, StreamSource } from '../signaling/index.js';
+import type { SessionInfo, StreamSource } from '../contract/index.js';
+import type { ClientInfo, SessionEvents, SessionFactory, StartSession } from '../signaling/index.js';
 import type { VideoCodecName } from '../webrtc/index.js';
 import { BusyError, ClosedError, ModelLoadError, RateLimitError, asCycleStreamError } from '../shared/errors.js';
 import { processingSize } from '../shared/image.js';
@@ -122,7 +123,8 @@ export class SessionManager implements SessionFactory {
   }
 
   async create(req: StartSession, events: SessionEvents, client: ClientInfo): Promise<{ session: LiveSession; info: SessionInfo }> {
-    return this.#open({ ...req, source: 'webcam', events, client });
+    // Smoothing the client left out is the server's SMOOTHING, as for WHIP streams and jobs.
+    return this.#open({ ...req, smoothing: req.smoothing ?? this.config.smoothing, source: 'webcam', events, client });
   }
 
   /** A WHIP publisher: the same pipeline, no socket; its output goes to viewers only. */

@@ -8,3 +8,5 @@ export { KeyedCounter, TokenBucket, clientKey, type Release } from './limits.js'
 export { OwnerScope, type Owner } from './owners.js';
 export { isAllowedOrigin, isOwnOrigin } from './origins.js';
 export { installCrashGuard, type CrashGuardOptions } from './crash-guard.js';
+export { Listeners, type Unsubscribe } from './listeners.js';
+export { parseWith, type ErrorClass } from './parse.js';

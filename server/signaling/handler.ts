@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { BadRequestError, RateLimitError, SessionNotFoundError, publicError } from '../shared/errors.js';
 import { TokenBucket, clientKey } from '../shared/limits.js';
+import { parseWith } from '../shared/parse.js';
 import {
   iceCandidateSchema,
   setOptionsSchema,
@@ -19,7 +20,7 @@ import {
   type SessionStats,
   type SocketData,
   type WireError,
-} from './events.js';
+} from '../contract/index.js';
 
 export type StartSession = z.output<typeof startSessionSchema>;
 
@@ -53,14 +54,10 @@ export interface SessionFactory {
 export type SignalingServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 type SignalingSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
-function parse<S extends z.ZodType>(schema: S, payload: unknown): z.output<S> {
-  const res = schema.safeParse(payload);
-  if (!res.success) {
-    const issue = res.error.issues[0];
-    throw new BadRequestError(`${issue?.path.join('.') || 'payload'}: ${issue?.message ?? 'invalid'}`);
-  }
-  return res.data;
-}
+const parseStart = parseWith(startSessionSchema, BadRequestError);
+const parseIce = parseWith(iceCandidateSchema, BadRequestError);
+const parseSwitch = parseWith(switchModelSchema, BadRequestError);
+const parseOptions = parseWith(setOptionsSchema, BadRequestError);
 
 /** Errors reach the client through the same policy as HTTP's: unknown ones as INTERNAL, logged here. */
 function wire(err: unknown, log: Logger, what: string): WireError {
@@ -127,7 +124,7 @@ export function attachSignaling(io: SignalingServer, factory: SessionFactory, lo
       }
       pending = true;
       const run = async () => {
-        const req = parse(startSessionSchema, payload);
+        const req = parseStart(payload);
         await closeSession('stopped');
         const events: SessionEvents = {
           stats: (s) => socket.emit('session:stats', s),
@@ -163,7 +160,7 @@ export function attachSignaling(io: SignalingServer, factory: SessionFactory, lo
 
     socket.on('session:ice', (payload) => {
       try {
-        const c = parse(iceCandidateSchema, payload);
+        const c = parseIce(payload);
         current()
           .addIceCandidate(c)
           .catch((err: unknown) => socket.emit('session:error', wire(err, log, 'session:ice')));
@@ -175,7 +172,7 @@ export function attachSignaling(io: SignalingServer, factory: SessionFactory, lo
     socket.on('session:model', (payload, rawAck) => {
       const ack = safeAck<{ modelId: string; backend: Backend }>(rawAck);
       (async () => {
-        const { modelId } = parse(switchModelSchema, payload);
+        const { modelId } = parseSwitch(payload);
         ack({ ok: true, ...(await current().switchModel(modelId)) });
       })().catch((err: unknown) => ack({ ok: false, error: wire(err, log, 'session:model') }));
     });
@@ -183,7 +180,7 @@ export function attachSignaling(io: SignalingServer, factory: SessionFactory, lo
     socket.on('session:options', (payload, rawAck) => {
       const ack = safeAck<{ smoothing: number; processingShortSidePx: number }>(rawAck);
       try {
-        const opts = parse(setOptionsSchema, payload);
+        const opts = parseOptions(payload);
         ack({ ok: true, ...current().setOptions(opts) });
       } catch (err) {
         ack({ ok: false, error: wire(err, log, 'session:options') });

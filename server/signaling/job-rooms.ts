@@ -3,9 +3,9 @@
  * presenting that job's token (`job:watch`): nobody hears about other people's jobs.
  */
 import type { Logger } from 'pino';
-import type { z } from 'zod';
 import { BadRequestError, RateLimitError, asCycleStreamError } from '../shared/errors.js';
-import { unwatchJobSchema, watchJobSchema, type Ack, type JobInfo, type JobProgress } from './events.js';
+import { parseWith } from '../shared/parse.js';
+import { unwatchJobSchema, watchJobSchema, type Ack, type JobInfo, type JobProgress } from '../contract/index.js';
 import type { SignalingServer } from './handler.js';
 
 /** What the rooms need from the job queue: the job, if the token opens it (else a typed error). */
@@ -19,14 +19,8 @@ export function jobRoom(id: string): string {
   return `${ROOM_PREFIX}${id}`;
 }
 
-function parse<S extends z.ZodType>(schema: S, payload: unknown): z.output<S> {
-  const res = schema.safeParse(payload);
-  if (!res.success) {
-    const issue = res.error.issues[0];
-    throw new BadRequestError(`${issue?.path.join('.') || 'payload'}: ${issue?.message ?? 'invalid'}`);
-  }
-  return res.data;
-}
+const parseWatch = parseWith(watchJobSchema, BadRequestError);
+const parseUnwatch = parseWith(unwatchJobSchema, BadRequestError);
 
 function safeAck<T>(ack: unknown): Ack<T> {
   return typeof ack === 'function' ? (ack as Ack<T>) : () => {};
@@ -46,7 +40,7 @@ export function attachJobRooms(io: SignalingServer, jobs: JobWatchPort, logger: 
     socket.on('job:watch', (payload, rawAck) => {
       const ack = safeAck<{ job: JobInfo }>(rawAck);
       try {
-        const { id, token } = parse(watchJobSchema, payload);
+        const { id, token } = parseWatch(payload);
         const room = jobRoom(id);
         const watching = [...socket.rooms].filter((r) => r.startsWith(ROOM_PREFIX)).length;
         if (!socket.rooms.has(room) && watching >= opts.maxWatchesPerSocket) {
@@ -64,7 +58,7 @@ export function attachJobRooms(io: SignalingServer, jobs: JobWatchPort, logger: 
     socket.on('job:unwatch', (payload, rawAck) => {
       const ack = safeAck<object>(rawAck);
       try {
-        void socket.leave(jobRoom(parse(unwatchJobSchema, payload).id));
+        void socket.leave(jobRoom(parseUnwatch(payload).id));
         ack({ ok: true });
       } catch (err) {
         ack({ ok: false, error: asCycleStreamError(err, BadRequestError).toJSON() });

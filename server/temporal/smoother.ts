@@ -1,4 +1,3 @@
-import { BadRequestError } from '../shared/errors.js';
 import type { RgbImage } from '../shared/image.js';
 
 export interface TemporalSmootherOptions {
@@ -57,9 +56,10 @@ interface State {
   rowAlpha: Float32Array;
 }
 
+/** Clients' values are checked at the boundary (zod); reaching this with a bad one is a bug, so a plain Error. */
 function assertStrength(strength: unknown): number {
   if (typeof strength !== 'number' || !Number.isFinite(strength) || strength < 0 || strength > 1) {
-    throw new BadRequestError(`temporal smoothing strength must be a number in [0, 1], got ${JSON.stringify(strength)}`);
+    throw new Error(`temporal smoothing strength must be a number in [0, 1], got ${JSON.stringify(strength)}`);
   }
   return strength;
 }
@@ -89,8 +89,8 @@ export function createTemporalSmoother(options: TemporalSmootherOptions): Tempor
   let strength = assertStrength(options.strength);
   const thresholdLevels = options.motionThresholdLevels ?? 12;
   const block = options.blockSizePx ?? 8;
-  if (!(thresholdLevels > 0)) throw new BadRequestError(`motionThresholdLevels must be > 0, got ${thresholdLevels}`);
-  if (!Number.isInteger(block) || block < 2 || block % 2) throw new BadRequestError(`blockSizePx must be an even integer >= 2, got ${block}`);
+  if (!(thresholdLevels > 0)) throw new Error(`motionThresholdLevels must be > 0, got ${thresholdLevels}`);
+  if (!Number.isInteger(block) || block < 2 || block % 2) throw new Error(`blockSizePx must be an even integer >= 2, got ${block}`);
 
   let state: State | null = null;
   let hasPrev = false;
@@ -222,10 +222,10 @@ export function createTemporalSmoother(options: TemporalSmootherOptions): Tempor
   function process(input: RgbImage, output: RgbImage): RgbImage {
     const { width, height } = output;
     if (input.width !== width || input.height !== height) {
-      throw new BadRequestError(`temporal: input ${input.width}x${input.height} and output ${width}x${height} differ`);
+      throw new Error(`temporal: input ${input.width}x${input.height} and output ${width}x${height} differ`);
     }
     if (input.data.length !== width * height * 3 || output.data.length !== width * height * 3) {
-      throw new BadRequestError(`temporal: ${width}x${height} RGB buffers must hold ${width * height * 3} bytes`);
+      throw new Error(`temporal: ${width}x${height} RGB buffers must hold ${width * height * 3} bytes`);
     }
     frames++;
     if (strength === 0) {

@@ -1,6 +1,8 @@
 import { randomInt } from 'node:crypto';
 
-export type VideoCodecName = 'vp8' | 'h264';
+import type { VideoCodecName } from '../contract/index.js';
+
+export type { VideoCodecName };
 
 /** RTP video clock (RFC 7741, RFC 6184). */
 export const VIDEO_CLOCK_RATE = 90000;

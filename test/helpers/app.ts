@@ -5,7 +5,7 @@ import { pino, type Logger } from 'pino';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { createApp, type App, type AppHooks } from '../../server/app.js';
 import { loadConfig, type Config } from '../../server/config.js';
-import type { ClientToServerEvents, ServerToClientEvents } from '../../server/signaling/index.js';
+import type { ClientToServerEvents, ServerToClientEvents } from '../../server/contract/index.js';
 import { installPolyfills } from '../../server/shared/index.js';
 import { FIXTURE_MODELS_DIR, REPO_ROOT } from './paths.js';
 

@@ -3,7 +3,7 @@
  * the form fields before the file, then every request about a job with its token.
  */
 import assert from 'node:assert/strict';
-import type { JobCreated, JobInfo } from '../../server/signaling/index.js';
+import type { JobCreated, JobInfo } from '../../server/contract/index.js';
 import { waitFor } from './app.js';
 
 export function bearer(token: string): { authorization: string } {

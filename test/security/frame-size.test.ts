@@ -21,7 +21,7 @@ import { VIDEOS_DIR } from '../helpers/paths.js';
 import { BrowserPeer } from '../server/webrtc/browser-peer.js';
 import { encodeFrames } from '../server/webrtc/encode.js';
 import { pump, start } from './helpers.js';
-import type { WireError } from '../../server/signaling/index.js';
+import type { WireError } from '../../server/contract/index.js';
 
 const LIMITS = { maxWidthPx: 1920, maxHeightPx: 1080 };
 

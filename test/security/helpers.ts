@@ -10,7 +10,7 @@ import { encodeFrames, type TestFrame } from '../server/webrtc/encode.js';
 import { FFMPEG_CODECS, type LiveCodecs, type LiveStage } from '../../server/session/index.js';
 import type { InferenceHost } from '../../server/inference/index.js';
 import type { AppHooks } from '../../server/app.js';
-import type { CloseReason, SessionInfo, WireError } from '../../server/signaling/index.js';
+import type { CloseReason, SessionInfo, WireError } from '../../server/contract/index.js';
 
 export type StartResult = ({ ok: true } & SessionInfo) | { ok: false; error: WireError };
 

@@ -14,7 +14,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { createInferenceHost } from '../../server/inference/index.js';
 import { translateImage } from '../../server/jobs/index.js';
-import type { HealthResponse } from '../../server/signaling/index.js';
+import type { HealthResponse } from '../../server/contract/index.js';
 import { startTestApp } from '../helpers/app.js';
 import { FIXTURE_MODELS_DIR } from '../helpers/paths.js';
 import { captureLogger, scratchModels, type LogLine } from '../server/inference/helpers.js';

@@ -13,7 +13,7 @@ import { existsSync, openAsBlob, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { setFfmpegLogLevel } from '../../server/codec/index.js';
-import type { JobCreated, JobInfo, JobProgress } from '../../server/signaling/index.js';
+import type { JobCreated, JobInfo, JobProgress } from '../../server/contract/index.js';
 import { connect, startTestApp, waitFor, type TestSocket } from '../helpers/app.js';
 import { bearer, createJob, getJob, waitEnded } from '../helpers/jobs-http.js';
 import { writeConvStackModel } from '../server/inference/conv-stack-model.js';

@@ -14,7 +14,7 @@ import { startTestApp, waitFor } from '../helpers/app.js';
 import { webcamClip } from '../helpers/clips.js';
 import { PROBE_SOURCE, median, type ProbeHandle } from './frame-probe.js';
 import { WHIP_CLIENT_SOURCE, type WhipClientWindow } from './whip-client.js';
-import type { StreamSummary } from '../../server/signaling/index.js';
+import type { StreamSummary } from '../../server/contract/index.js';
 
 const TOKEN = 'e2e-ingest-token';
 const MAX_MEAN_ABS_ERROR = 10;

@@ -96,9 +96,25 @@ export function Controls(props: ControlsProps) {
 function describeModel(m: ModelSummary): string {
   const parts = [`${titleCase(m.from)} → ${titleCase(m.to)}`, m.architecture];
   if (m.params > 0) parts.push(`${formatCount(m.params)} params`);
+  const judged = imagenetVerdict(m);
+  if (judged) parts.push(judged);
   if (m.kind === 'fixture') parts.push('test fixture');
   if (m.kind === 'random') parts.push('untrained');
   return parts.filter(Boolean).join(' · ');
+}
+
+/**
+ * What the ImageNet judge (training/judge.py) said about the model's test translations, when its
+ * manifest has that: the share of translated test images it calls zebras (for zebra → horse, the
+ * share it still calls zebras, where lower is better).
+ */
+function imagenetVerdict(m: ModelSummary): string | null {
+  const judged = m.metrics?.['imagenet'];
+  if (!judged || typeof judged !== 'object') return null;
+  const share = (judged as { top1Zebra?: unknown }).top1Zebra;
+  if (typeof share !== 'number') return null;
+  const pct = `${Math.round(share * 100)}%`;
+  return m.to === 'zebra' ? `ImageNet calls ${pct} of test results zebras` : `ImageNet still calls ${pct} zebras`;
 }
 
 export function titleCase(s: string): string {

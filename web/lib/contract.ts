@@ -1,6 +1,6 @@
 /**
- * The server's socket.io and HTTP contract, re-exported for the client. Type-only, so
- * nothing from server/ (zod, error classes) ends up in the browser bundle.
+ * The server's socket.io and HTTP contract (server/contract/), re-exported for the client.
+ * Type-only, so nothing from server/ (zod, error classes) ends up in the browser bundle.
  */
 export type {
   Ack,
@@ -9,12 +9,14 @@ export type {
   CloseReason,
   HealthResponse,
   IceCandidate,
+  IceServer,
   JobCreated,
   JobInfo,
   JobProgress,
   JobSource,
   JobState,
   ModelSummary,
+  Provider,
   ServerToClientEvents,
   SessionInfo,
   SessionStats,
@@ -22,9 +24,10 @@ export type {
   StartSessionRequest,
   StreamStateEvent,
   StreamSummary,
+  VideoCodecName,
   WireError,
-} from '../../server/signaling/events';
+} from '../../server/contract';
 
-import type { WireError } from '../../server/signaling/events';
+import type { WireError } from '../../server/contract';
 
 export type ServerErrorCode = WireError['code'];

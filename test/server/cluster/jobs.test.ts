@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { openAsBlob } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { JobProgress } from '../../../server/signaling/index.js';
+import type { JobProgress } from '../../../server/contract/index.js';
 import { connect, waitFor } from '../../helpers/app.js';
 import { startNode, startRedis, type TestNode, type TestRedis } from '../../helpers/cluster.js';
 import { bearer, createJob, getJob, uploadJob, waitEnded } from '../../helpers/jobs-http.js';

@@ -5,7 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { StreamSummary } from '../../../server/signaling/index.js';
+import type { StreamSummary } from '../../../server/contract/index.js';
 import { waitFor } from '../../helpers/app.js';
 import { freePort, startNode, startRedis, type TestNode, type TestRedis } from '../../helpers/cluster.js';
 import { BrowserPeer } from '../webrtc/browser-peer.js';

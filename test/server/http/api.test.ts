@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestApp } from '../../helpers/app.js';
-import type { HealthResponse, ModelSummary } from '../../../server/signaling/index.js';
+import type { HealthResponse, ModelSummary } from '../../../server/contract/index.js';
 
 test('GET /api/health and /api/models describe the server; unknown API routes are JSON 404s', async () => {
   const turn = { urls: 'turn:turn.example.org:3478', username: 'u', credential: 'p' };

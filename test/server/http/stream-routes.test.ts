@@ -8,7 +8,7 @@ import { startTestApp, waitFor } from '../../helpers/app.js';
 import { BrowserPeer } from '../webrtc/browser-peer.js';
 import { browserOffer, VP8, VP9 } from '../webrtc/offers.js';
 import { encodeFrames } from '../webrtc/encode.js';
-import type { StreamSummary } from '../../../server/signaling/index.js';
+import type { StreamSummary } from '../../../server/contract/index.js';
 
 const TOKEN = 'ingest-token-for-tests';
 const OPERATOR = 'operator-token-for-tests';

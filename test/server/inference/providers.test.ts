@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createInferenceHost, type SessionFactory } from '../../../server/inference/index.js';
-import { BadRequestError, ModelLoadError, ProviderUnavailableError } from '../../../server/shared/errors.js';
+import { ModelLoadError, ProviderUnavailableError } from '../../../server/shared/errors.js';
 import { FIXTURE_MODELS, captureLogger } from './helpers.js';
 import * as ort from 'onnxruntime-node';
 
@@ -92,13 +92,13 @@ test('injected: when every provider is unavailable (no cpu in the list) it is a 
 });
 
 test('a bad provider list or thread count is refused when the host is made, before anything loads', () => {
-  assert.throws(() => createInferenceHost({ modelsDir: FIXTURE_MODELS, providers: [] }), BadRequestError);
+  assert.throws(() => createInferenceHost({ modelsDir: FIXTURE_MODELS, providers: [] }), /provider list is empty/);
   assert.throws(
     // Deliberately outside the type, as a config file could be.
     () => createInferenceHost({ modelsDir: FIXTURE_MODELS, providers: ['tpu' as 'cpu'] }),
-    BadRequestError,
+    /unknown execution provider/,
   );
-  assert.throws(() => createInferenceHost({ modelsDir: FIXTURE_MODELS, intraOpThreads: 0 }), BadRequestError);
+  assert.throws(() => createInferenceHost({ modelsDir: FIXTURE_MODELS, intraOpThreads: 0 }), /intraOpThreads must be a positive integer/);
 });
 
 test('real ORT: the default chain falls back from cuda and webgpu to cpu on this machine', async (t) => {

@@ -11,7 +11,7 @@ import { request } from 'node:http';
 import path from 'node:path';
 import sharp from 'sharp';
 import { setFfmpegLogLevel } from '../../../server/codec/index.js';
-import type { JobInfo, JobProgress } from '../../../server/signaling/index.js';
+import type { JobInfo, JobProgress } from '../../../server/contract/index.js';
 import { connect, startTestApp, waitFor, type TestSocket } from '../../helpers/app.js';
 import { bearer, getJob, uploadJob as upload, waitEnded } from '../../helpers/jobs-http.js';
 import { SHARED_DIR } from '../../helpers/paths.js';

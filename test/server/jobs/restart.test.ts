@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { openAsBlob, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { JobCreated, JobInfo } from '../../../server/signaling/index.js';
+import type { JobCreated, JobInfo } from '../../../server/contract/index.js';
 import { startTestApp, waitFor } from '../../helpers/app.js';
 import { bearer } from '../../helpers/jobs-http.js';
 import { REPO_ROOT } from '../../helpers/paths.js';

@@ -9,7 +9,7 @@ import { connect, startTestApp, waitFor, type TestSocket } from '../../helpers/a
 import { BrowserPeer } from '../webrtc/browser-peer.js';
 import { encodeFrames } from '../webrtc/encode.js';
 import { createRgbConverter, createVideoDecoder } from '../../../server/codec/index.js';
-import type { SessionInfo, WireError } from '../../../server/signaling/index.js';
+import type { SessionInfo, VideoCodecName, WireError } from '../../../server/contract/index.js';
 import { allocRgb, type RgbImage } from '../../../server/shared/index.js';
 
 async function startSession(socket: TestSocket, offerSdp: string, modelId: string): Promise<SessionInfo> {
@@ -20,7 +20,7 @@ async function startSession(socket: TestSocket, offerSdp: string, modelId: strin
   return res;
 }
 
-async function roundTrip(codec: 'vp8' | 'h264', width: number, height: number, count: number, minBack = 3) {
+async function roundTrip(codec: VideoCodecName, width: number, height: number, count: number, minBack = 3) {
   const srv = await startTestApp();
   const socket = await connect(srv.url);
   const peer = new BrowserPeer({ codecs: [codec] });
@@ -46,7 +46,7 @@ async function roundTrip(codec: 'vp8' | 'h264', width: number, height: number, c
 }
 
 /** Decodes every frame it can into RGB copies (decoded frames are only valid until the next decode). */
-async function decodeAll(codec: 'vp8' | 'h264', frames: { data: Buffer }[]): Promise<RgbImage[]> {
+async function decodeAll(codec: VideoCodecName, frames: { data: Buffer }[]): Promise<RgbImage[]> {
   await using dec = createVideoDecoder({ codec });
   await using rgb = createRgbConverter();
   const out: RgbImage[] = [];

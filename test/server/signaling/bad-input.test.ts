@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, startTestApp, waitFor, type TestSocket } from '../../helpers/app.js';
 import { browserOffer, VP8, VP9, AV1 } from '../webrtc/offers.js';
-import type { SessionInfo, WireError } from '../../../server/signaling/index.js';
+import type { SessionInfo, WireError } from '../../../server/contract/index.js';
 
 type StartResult = ({ ok: true } & SessionInfo) | { ok: false; error: WireError };
 

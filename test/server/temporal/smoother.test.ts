@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BadRequestError } from '../../../server/shared/errors.js';
 import type { RgbImage } from '../../../server/shared/image.js';
 import { createTemporalSmoother } from '../../../server/temporal/index.js';
 import { mulberry32 } from '../../helpers/random.js';
@@ -144,9 +143,9 @@ test('a size change resets history', () => {
 test('setStrength validates 0..1; 0 turns smoothing off and re-enabling starts fresh', () => {
   const smoother = createTemporalSmoother({ strength: 0.5 });
   for (const bad of [-0.1, 1.1, Number.NaN, Infinity, '0.5' as unknown as number]) {
-    assert.throws(() => smoother.setStrength(bad), BadRequestError);
+    assert.throws(() => smoother.setStrength(bad), /strength must be a number/);
   }
-  assert.throws(() => createTemporalSmoother({ strength: 2 }), BadRequestError);
+  assert.throws(() => createTemporalSmoother({ strength: 2 }), /strength must be a number/);
   const input = scene(null);
   smoother.process(input, generate(input, 0, 10));
   smoother.setStrength(0);
@@ -161,6 +160,6 @@ test('setStrength validates 0..1; 0 turns smoothing off and re-enabling starts f
 test('mismatched input and output sizes are refused', () => {
   const smoother = createTemporalSmoother({ strength: 0.5 });
   const a = scene(null);
-  assert.throws(() => smoother.process(a, { width: 32, height: 48, data: new Uint8Array(32 * 48 * 3) }), BadRequestError);
-  assert.throws(() => smoother.process(a, { width: W, height: H, data: new Uint8Array(5) }), BadRequestError);
+  assert.throws(() => smoother.process(a, { width: 32, height: 48, data: new Uint8Array(32 * 48 * 3) }), /differ/);
+  assert.throws(() => smoother.process(a, { width: W, height: H, data: new Uint8Array(5) }), /must hold/);
 });

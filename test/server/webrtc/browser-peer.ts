@@ -17,6 +17,7 @@ import {
   type RtcpPacket,
 } from 'werift';
 import { DepacketizeCallback, JitterBufferCallback, RtpSourceCallback } from 'werift/nonstandard';
+import type { VideoCodecName } from '../../../server/contract/index.js';
 import { RtpVideoWriter } from '../../../server/webrtc/rtp-writer.js';
 
 export interface ReceivedByBrowser {
@@ -39,7 +40,7 @@ export class BrowserPeer {
    * `direction` is the video transceiver's: 'sendrecv' plays the webcam page, 'sendonly' a WHIP
    * publisher, 'recvonly' a WHEP viewer.
    */
-  constructor(options: { codecs: ('vp8' | 'h264')[]; audio?: boolean; direction?: 'sendrecv' | 'sendonly' | 'recvonly' }) {
+  constructor(options: { codecs: (VideoCodecName)[]; audio?: boolean; direction?: 'sendrecv' | 'sendonly' | 'recvonly' }) {
     this.pc = new RTCPeerConnection({
       iceServers: [],
       iceAdditionalHostAddresses: ['127.0.0.1'],
@@ -96,7 +97,7 @@ export class BrowserPeer {
     await this.pc.connectionStateChange.watch((s) => s === 'connected');
   }
 
-  async sendFrame(codec: 'vp8' | 'h264', frame: { data: Buffer; ptsMs: number }): Promise<void> {
+  async sendFrame(codec: VideoCodecName, frame: { data: Buffer; ptsMs: number }): Promise<void> {
     this.writer ??= new RtpVideoWriter({ codec });
     for (const packet of this.writer.write(frame)) await this.video.sender.sendRtp(packet);
   }

@@ -11,6 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { chromiumAvailable, launchChromium } from '../../helpers/browser.js';
 import { ANSWER_STREAM_ID, createPeerSession, type EncodedVideoFrame, type KeyframeRequestSource } from '../../../server/webrtc/index.js';
 import { encodeFrames } from './encode.js';
+import { sendEncodedFrame } from './peer-helpers.js';
 
 async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const start = Date.now();
@@ -111,12 +112,12 @@ describe('PeerSession with headless Chromium', { skip: !chromiumAvailable() && '
       const outgoing = encodeFrames({ codec, width: 320, height: 240, count: 40, forceKeyframes: [10] });
       // Delta frames without their key frame: Chromium cannot decode them and sends PLIs.
       for (const frame of outgoing.slice(1, 10)) {
-        await session.sendFrame(frame);
+        await sendEncodedFrame(session, frame);
         await sleep(33);
       }
       await until('a PLI from Chromium', () => requests.includes('pli'));
       for (const frame of outgoing.slice(10)) {
-        assert.equal(await session.sendFrame(frame), true);
+        assert.equal(await sendEncodedFrame(session, frame), true);
         await sleep(33);
       }
       await until('Chromium decoded our frames', async () => (await framesDecoded(page)) >= 25);

@@ -7,6 +7,7 @@ import {
   type EncodedVideoFrame,
   type NeedKeyframeReason,
 } from '../../../server/webrtc/receive-pipeline.js';
+import type { VideoCodecName } from '../../../server/contract/index.js';
 import { RtpVideoWriter } from '../../../server/webrtc/rtp-writer.js';
 import { encodeFrames, type TestFrame } from './encode.js';
 
@@ -64,7 +65,7 @@ function overTheWire(p: RtpPacket): RtpPacket {
 /** Sender-side stream: our writer's packets, with padding-only probes inserted after some frames. */
 function buildStream(
   frames: TestFrame[],
-  opts: { codec: 'vp8' | 'h264'; paddingAfter?: number[]; firstSeq?: number },
+  opts: { codec: VideoCodecName; paddingAfter?: number[]; firstSeq?: number },
 ): { packets: RtpPacket[]; frameOfPacket: number[] } {
   const writer = new RtpVideoWriter({ codec: opts.codec, initialSequenceNumber: 0 });
   const packets: RtpPacket[] = [];
@@ -94,7 +95,7 @@ function buildStream(
   return { packets, frameOfPacket };
 }
 
-function runPipeline(codec: 'vp8' | 'h264', packets: RtpPacket[], jitterLatencyMs = 100) {
+function runPipeline(codec: VideoCodecName, packets: RtpPacket[], jitterLatencyMs = 100) {
   const frames: EncodedVideoFrame[] = [];
   const reasons: NeedKeyframeReason[] = [];
   const pipeline = new ReceivePipeline({

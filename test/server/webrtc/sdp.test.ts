@@ -2,8 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, NoVideoError, SdpError, UnsupportedCodecError } from '../../../server/shared/errors.js';
 import { createPeerSession } from '../../../server/webrtc/index.js';
-import { addBitrateHints, dropRejectedFromBundle, inspectOffer, inspectViewerOffer } from '../../../server/webrtc/sdp.js';
+import { inspectOffer, inspectViewerOffer } from '../../../server/webrtc/sdp.js';
+import { addBitrateHints, dropRejectedFromBundle } from '../../../server/webrtc/sdp-answer.js';
 import { AV1, H264_42001F_PM1, H264_42E01F_PM0, H264_42E01F_PM1, VP8, VP9, browserOffer } from './offers.js';
+
+const PUBLISHER = { preferCodec: 'vp8', idleTimeoutMs: 0 } as const;
 
 function videoSection(sdp: string): string[] {
   const lines = sdp.split('\r\n');
@@ -30,7 +33,7 @@ describe('offer validation', () => {
   ];
   for (const [name, sdp] of malformed) {
     it(`rejects ${name} with SdpError`, () => {
-      assert.throws(() => inspectOffer(sdp), (err: unknown) => {
+      assert.throws(() => inspectOffer(sdp, 'vp8'), (err: unknown) => {
         assert.ok(err instanceof SdpError, `got ${String(err)}`);
         assert.equal(err.code, 'SDP_MALFORMED');
         assert.ok(err.message.length > 10, 'says why');
@@ -41,17 +44,17 @@ describe('offer validation', () => {
 
   it('rejects an audio-only offer with NoVideoError', () => {
     const audioOnly = browserOffer({ audio: true }).split('m=video')[0]!;
-    assert.throws(() => inspectOffer(audioOnly), NoVideoError);
+    assert.throws(() => inspectOffer(audioOnly, 'vp8'), NoVideoError);
   });
 
   it('rejects video the browser does not send (recvonly, inactive, port 0) with NoVideoError', () => {
-    assert.throws(() => inspectOffer(browserOffer({ videoDirection: 'recvonly' })), NoVideoError);
-    assert.throws(() => inspectOffer(browserOffer({ videoDirection: 'inactive' })), NoVideoError);
-    assert.throws(() => inspectOffer(browserOffer({}).replace('m=video 9 ', 'm=video 0 ')), NoVideoError);
+    assert.throws(() => inspectOffer(browserOffer({ videoDirection: 'recvonly' }), 'vp8'), NoVideoError);
+    assert.throws(() => inspectOffer(browserOffer({ videoDirection: 'inactive' }), 'vp8'), NoVideoError);
+    assert.throws(() => inspectOffer(browserOffer({}).replace('m=video 9 ', 'm=video 0 '), 'vp8'), NoVideoError);
   });
 
   it('rejects a VP9-only offer with UnsupportedCodecError naming what was offered', () => {
-    assert.throws(() => inspectOffer(browserOffer({ video: [VP9] })), (err: unknown) => {
+    assert.throws(() => inspectOffer(browserOffer({ video: [VP9] }), 'vp8'), (err: unknown) => {
       assert.ok(err instanceof UnsupportedCodecError);
       assert.equal(err.code, 'UNSUPPORTED_CODEC');
       assert.match(err.message, /VP9/);
@@ -61,19 +64,19 @@ describe('offer validation', () => {
   });
 
   it('rejects VP9 + AV1 + H.264 packetization-mode 0 with UnsupportedCodecError', () => {
-    assert.throws(() => inspectOffer(browserOffer({ video: [VP9, AV1, H264_42E01F_PM0] })), UnsupportedCodecError);
+    assert.throws(() => inspectOffer(browserOffer({ video: [VP9, AV1, H264_42E01F_PM0] }), 'vp8'), UnsupportedCodecError);
   });
 
   it('createPeerSession rejects with the same errors and opens no sockets', async () => {
     const before = udpSockets();
-    await assert.rejects(createPeerSession({ offerSdp: 'nonsense' }), SdpError);
-    await assert.rejects(createPeerSession({ offerSdp: browserOffer({ audio: true }).split('m=video')[0]! }), NoVideoError);
-    await assert.rejects(createPeerSession({ offerSdp: browserOffer({ video: [VP9] }) }), UnsupportedCodecError);
+    await assert.rejects(createPeerSession({ ...PUBLISHER, offerSdp: 'nonsense' }), SdpError);
+    await assert.rejects(createPeerSession({ ...PUBLISHER, offerSdp: browserOffer({ audio: true }).split('m=video')[0]! }), NoVideoError);
+    await assert.rejects(createPeerSession({ ...PUBLISHER, offerSdp: browserOffer({ video: [VP9] }) }), UnsupportedCodecError);
     await assert.rejects(
-      createPeerSession({ offerSdp: browserOffer({}), browserBitrateKbps: { min: 900, start: 500, max: 2000 } }),
+      createPeerSession({ ...PUBLISHER, offerSdp: browserOffer({}), browserBitrateKbps: { min: 900, start: 500, max: 2000 } }),
       ConfigError,
     );
-    await assert.rejects(createPeerSession({ offerSdp: browserOffer({}), iceServers: [{ urls: 'http://x' }] }), ConfigError);
+    await assert.rejects(createPeerSession({ ...PUBLISHER, offerSdp: browserOffer({}), iceServers: [{ urls: 'http://x' }] }), ConfigError);
     // Passes our checks, but werift finds no codec for the audio section: the peer connection it
     // already made is closed again.
     const g722Audio = browserOffer({ audio: true })
@@ -81,7 +84,7 @@ describe('offer validation', () => {
       .replace('a=rtpmap:111 opus/48000/2', 'a=rtpmap:9 G722/8000')
       .replace(/a=(rtcp-fb|fmtp):111 [^\r]*\r\n/g, '')
       .replace('a=rtpmap:0 PCMU/8000\r\n', '');
-    await assert.rejects(createPeerSession({ offerSdp: g722Audio }), (err: unknown) => {
+    await assert.rejects(createPeerSession({ ...PUBLISHER, offerSdp: g722Audio }), (err: unknown) => {
       assert.ok(err instanceof SdpError);
       assert.match(err.message, /negotiation failed/);
       return true;
@@ -92,7 +95,7 @@ describe('offer validation', () => {
 
 describe('codec choice', () => {
   it('prefers VP8 by default and cuts the video section down to it', () => {
-    const offer = inspectOffer(browserOffer({ audio: true }));
+    const offer = inspectOffer(browserOffer({ audio: true }), 'vp8');
     assert.equal(offer.codec, 'vp8');
     assert.equal(offer.payloadType, 96);
     assert.equal(offer.mid, '1');
