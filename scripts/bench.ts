@@ -11,7 +11,8 @@
  * Sections: model (ms per frame per model and size, main thread vs inference worker),
  * pipeline (decode -> translate -> smooth -> encode fps on a real clip), reference (the paper's
  * ResNet-9 and resnet9_ms / default_ms), jobs (video jobs as a multiple of realtime), live (scripts/bench/live.ts,
- * when present), viewers (WHEP viewers per stream against server CPU, and time to first frame). Generators load with the server's settings: config.providers resolved once,
+ * when present), viewers (WHEP viewers per stream against server CPU, and time to first frame),
+ * cluster (scripts/bench/cluster.ts: jobs on 1 vs 2 nodes on Redis, Redis overhead, WHEP through a redirect). Generators load with the server's settings: config.providers resolved once,
  * graph optimisation "all", intraOpThreads = config (all cores by default).
  */
 import { existsSync } from 'node:fs';
@@ -34,8 +35,9 @@ import { benchPipeline } from './bench/pipeline.js';
 import { benchReference } from './bench/reference.js';
 import { benchJobs } from './bench/jobs.js';
 import { benchViewers, viewersText } from './bench/viewers.js';
+import { benchCluster, clusterText } from './bench/cluster.js';
 
-const SECTIONS = ['model', 'pipeline', 'reference', 'jobs', 'live', 'viewers'] as const;
+const SECTIONS = ['model', 'pipeline', 'reference', 'jobs', 'live', 'viewers', 'cluster'] as const;
 type Section = (typeof SECTIONS)[number];
 const DEFAULT_SIZES: Size[] = [
   { height: 256, width: 256 },
@@ -199,6 +201,10 @@ async function main(): Promise<void> {
     viewers: async () => {
       const result = await benchViewers(opts);
       return { result, text: viewersText(result) };
+    },
+    cluster: async () => {
+      const result = await benchCluster(opts);
+      return { result, text: clusterText(result) };
     },
   };
   let failed = 0;

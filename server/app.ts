@@ -17,10 +17,11 @@ import {
 } from './signaling/index.js';
 import type { HealthResponse, ModelSummary } from './contract/index.js';
 import { SessionManager, type LiveCodecs } from './session/index.js';
-import { SseLimits, createWebHandler, frameAncestors, handleApi, handleStreamRoutes, sendError, type WebHandler } from './http/index.js';
+import { SseLimits, createWebHandler, frameAncestors, handleApi, handleMetrics, handleStreamRoutes, sendError, summarize, type WebHandler } from './http/index.js';
 import { JobManager } from './jobs/index.js';
 import { NotFoundError, OwnerScope } from './shared/index.js';
 import { securitySettings } from './security-settings.js';
+import { StreamRegistry, attachRedisAdapter, createNodeMetrics } from './cluster/index.js';
 
 export interface App {
   readonly config: Config;
@@ -53,7 +54,13 @@ export async function createApp(config: Config, logger: Logger, hooks: AppHooks 
     precision: config.modelPrecision,
     logger: logger.child({ stage: 'inference' }),
   });
-  const host = hooks.wrapInferenceHost ? hooks.wrapInferenceHost(realHost) : realHost;
+  // Read from the stages when scraped; `sessions` and `jobs` exist by the time anyone scrapes.
+  const metrics = createNodeMetrics({
+    nodeId: config.nodeId,
+    live: { all: () => sessions.all() },
+    queueDepth: () => jobs.queueDepth(),
+  });
+  const host = metrics.timeHost(hooks.wrapInferenceHost ? hooks.wrapInferenceHost(realHost) : realHost);
   const sessions = new SessionManager(config, host, logger.child({ stage: 'session' }), {
     owners,
     ...(hooks.codecs ? { codecs: hooks.codecs } : {}),
@@ -64,7 +71,10 @@ export async function createApp(config: Config, logger: Logger, hooks: AppHooks 
     config,
     host,
     logger: logger.child({ stage: 'jobs' }),
-    onUpdate: (job) => jobEvents.rooms?.update(job),
+    onUpdate: (job) => {
+      metrics.jobUpdated(job);
+      jobEvents.rooms?.update(job);
+    },
     onProgress: (progress) => jobEvents.rooms?.progress(progress),
   });
   let modelCount = 0;
@@ -94,7 +104,9 @@ export async function createApp(config: Config, logger: Logger, hooks: AppHooks 
   }
 
   const health = (): HealthResponse => ({
-    ok: true,
+    // In a cluster a node that cannot reach Redis takes no new work (503 from /api/health too).
+    ok: jobs.redisConnected !== false,
+    ...(config.redisUrl ? { cluster: { nodeId: config.nodeId, redis: jobs.redisConnected ? ('up' as const) : ('down' as const) } } : {}),
     iceServers: config.iceServers,
     sessions: sessions.size,
     maxSessions: config.maxSessions,
@@ -115,13 +127,28 @@ export async function createApp(config: Config, logger: Logger, hooks: AppHooks 
       })
     : null;
 
+  // Cluster mode: other nodes find this node's streams here, and send WHEP players to PUBLIC_URL.
+  if (config.redisUrl && !config.publicUrl) logger.warn('REDIS_URL without PUBLIC_URL: this node\'s streams are not registered for the other nodes');
+  const registry =
+    config.redisUrl && config.publicUrl
+      ? new StreamRegistry({
+          redisUrl: config.redisUrl,
+          nodeId: config.nodeId,
+          publicUrl: config.publicUrl,
+          streamTtlMs: config.streamTtlMs,
+          local: () => sessions.all().map((s) => summarize(s, config)),
+          log: logger.child({ stage: 'cluster' }),
+        })
+      : null;
+
   const embedPolicy = frameAncestors(config.embedOrigins);
   const apiLog = logger.child({ stage: 'http' });
   const sse = new SseLimits(config);
   const server = http.createServer((req, res) => {
     // No response of ours is meant to be sniffed into another type (an upload served as HTML).
     res.setHeader('x-content-type-options', 'nosniff');
-    handleStreamRoutes(req, res, { config, streams: sessions, sse })
+    handleMetrics(req, res, { operatorTokens: config.operatorTokens, metrics })
+      .then((handled) => handled || handleStreamRoutes(req, res, { config, streams: sessions, sse, ...(registry ? { directory: registry } : {}) }))
       .then((handled) => handled || handleApi(req, res, { health, models, jobs, maxJobTokensPerRequest: config.maxJobTokensPerRequest, logger: apiLog }))
       .then((handled) => {
         if (handled) return;
@@ -147,6 +174,8 @@ export async function createApp(config: Config, logger: Logger, hooks: AppHooks 
     publicUrl: config.publicUrl,
     logger: logger.child({ stage: 'signaling' }),
   });
+  // Cluster mode: room broadcasts (job progress) reach sockets on every node.
+  const clusterIo = config.redisUrl ? attachRedisAdapter(io, config.redisUrl) : null;
   attachSignaling(io, sessions, logger.child({ stage: 'signaling' }), { maxEventsPerS: config.maxSocketEventsPerS });
   jobEvents.rooms = attachJobRooms(io, jobs, logger.child({ stage: 'signaling' }), { maxWatchesPerSocket: config.maxJobTokensPerRequest });
 
@@ -154,8 +183,10 @@ export async function createApp(config: Config, logger: Logger, hooks: AppHooks 
   const close = () => {
     closing ??= (async () => {
       await sessions.close();
+      await registry?.close();
       await jobs.close();
       await new Promise<void>((resolve) => io.close(() => resolve()));
+      await clusterIo?.close();
       await host.close();
       await web?.close();
       server.closeAllConnections?.();

@@ -86,6 +86,14 @@ export function defaultConfig(root: string = process.cwd()): ConfigValues {
     maxSocketEventsPerS: 20,
     maxSseConnectionsPerStream: 64,
     maxSseConnectionsPerIp: 16,
+
+    // Cluster mode (issue 13).
+    redisUrl: '',
+    nodeId: os.hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64) || 'node',
+    // BullMQ's default lock: a worker busy on one frame for 30 s is still alive.
+    jobStalledMs: 30_000,
+    // A dead node's streams are gone from listings (and redirects) within 15 s.
+    streamTtlMs: 15_000,
   };
 }
 

@@ -102,6 +102,11 @@ export const KEYS: readonly KeySpec[] = [
   { env: 'MAX_SOCKET_EVENTS_PER_S', key: 'maxSocketEventsPerS', parse: num },
   { env: 'MAX_SSE_CONNECTIONS_PER_STREAM', key: 'maxSseConnectionsPerStream', parse: int },
   { env: 'MAX_SSE_CONNECTIONS_PER_IP', key: 'maxSseConnectionsPerIp', parse: int },
+  // Cluster mode (issue 13).
+  { env: 'REDIS_URL', key: 'redisUrl', parse: str },
+  { env: 'NODE_ID', key: 'nodeId', parse: str },
+  { env: 'JOB_STALLED_MS', key: 'jobStalledMs', parse: int },
+  { env: 'STREAM_TTL_MS', key: 'streamTtlMs', parse: int },
 ];
 
 /** The CLI flag of an environment variable: `MAX_SESSIONS` -> `--max-sessions`. */

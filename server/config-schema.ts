@@ -43,8 +43,8 @@ export const configSchema = z.object({
   dataDir: z.string().min(1),
   /** Largest accepted upload (video or image); a bigger one is cut off mid-transfer. */
   maxUploadMb: z.number().min(0.01).max(100_000),
-  /** Video jobs run at the same time. */
-  jobConcurrency: z.number().int().min(1).max(16),
+  /** Video jobs run at the same time (on this node). 0, in a cluster only: a node that takes jobs in and runs none. */
+  jobConcurrency: z.number().int().min(0).max(16),
   /** Finished, failed and cancelled jobs (with their files) are deleted this long after they end. */
   jobTtlHours: z.number().min(0.01).max(24 * 365),
   /** Uploaded video frame limits; a portrait video may use them either way round. */
@@ -106,6 +106,15 @@ export const configSchema = z.object({
   /** Server-sent event connections (GET /api/streams/:id/events). */
   maxSseConnectionsPerStream: z.number().int().min(1).max(10_000),
   maxSseConnectionsPerIp: z.number().int().min(1).max(10_000),
+  // --- Cluster mode (issue 13): several nodes on one Redis ---
+  /** redis://host:port; '' = a single node with the embedded SQLite queue. */
+  redisUrl: z.union([z.literal(''), z.string().regex(/^rediss?:\/\/\S+$/, 'must be a redis:// URL')]),
+  /** This node's name in health, metrics and logs. */
+  nodeId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, dot, dash and underscore, up to 64'),
+  /** A job whose worker has not renewed its lock for this long is taken over by another node. */
+  jobStalledMs: z.number().int().min(500).max(600_000),
+  /** A stream's entry in the registry lives this long unless its node refreshes it (every third of it). */
+  streamTtlMs: z.number().int().min(300).max(600_000),
 });
 
 /** The parsed configuration before it is frozen. */

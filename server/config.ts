@@ -63,6 +63,7 @@ export function loadConfig(
     throw new ConfigError(spec ? spec.env : key, issue.message);
   }
   const cfg = res.data;
+  if (cfg.jobConcurrency === 0 && !cfg.redisUrl) throw new ConfigError('JOB_CONCURRENCY', 'must be at least 1 without REDIS_URL: no node would run the jobs');
   if (cfg.browserMinBitrateKbps > cfg.browserStartBitrateKbps || cfg.browserStartBitrateKbps > cfg.browserMaxBitrateKbps) {
     throw new ConfigError('BROWSER_START_BITRATE_KBPS', 'browser bitrates must satisfy min <= start <= max');
   }

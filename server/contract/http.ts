@@ -19,7 +19,10 @@ export interface ModelSummary {
 }
 
 export interface HealthResponse {
-  ok: true;
+  /** False on a cluster node that cannot reach Redis (then served with status 503). */
+  ok: boolean;
+  /** Cluster mode only (REDIS_URL set). */
+  cluster?: { nodeId: string; redis: 'up' | 'down' };
   /** STUN/TURN servers the page should use too (the server's ICE_SERVERS); empty on a LAN. */
   iceServers: IceServer[];
   sessions: number;

@@ -23,7 +23,9 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, deps:
   if (!url.pathname.startsWith('/api/')) return false;
   try {
     if (url.pathname === '/api/health' && (req.method === 'GET' || req.method === 'HEAD')) {
-      sendJson(res, 200, deps.health());
+      const health = deps.health();
+      if (!health.ok) res.setHeader('retry-after', '5');
+      sendJson(res, health.ok ? 200 : 503, health);
       return true;
     }
     if (url.pathname === '/api/models' && req.method === 'GET') {

@@ -4,3 +4,4 @@ export { createWebHandler, type WebHandler } from './web.js';
 export { handleStreamRoutes, summarize, type StreamHost, type StreamRoutesDeps } from './stream-routes.js';
 export { frameAncestors } from './access.js';
 export { SseLimits } from './stream-events.js';
+export { handleMetrics, type MetricsRouteDeps } from './metrics-route.js';

@@ -35,10 +35,19 @@ export type StreamRoutesConfig = Pick<
   'ingestTokens' | 'viewerTokens' | 'operatorTokens' | 'embedOrigins' | 'iceServers' | 'maxViewersPerStream' | 'publicUrl'
 >;
 
+/** Cluster mode: streams held by other nodes (server/cluster/stream-registry.ts). */
+export interface StreamDirectory {
+  remote(id: string): Promise<{ publicUrl: string; summary: StreamSummary } | null>;
+  others(): Promise<{ summary: StreamSummary }[]>;
+  /** A stream started or ended here: publish it now rather than at the next refresh. */
+  refresh(): Promise<void>;
+}
+
 export interface StreamRoutesDeps {
   config: StreamRoutesConfig;
   streams: StreamHost;
   sse: SseLimits;
+  directory?: StreamDirectory;
 }
 
 const ID = '([A-Za-z0-9_-]{1,128})';
@@ -75,8 +84,9 @@ export async function handleStreamRoutes(req: IncomingMessage, res: ServerRespon
       throw new ForbiddenError(`origin ${req.headers.origin} may not play streams from this server (EMBED_ORIGINS)`);
     }
     let m: RegExpExecArray | null;
-    if ((m = WHIP_ROUTE.exec(path))) return await whipPublish(req, res, url, deps, m[1]!);
-    if ((m = WHIP_RESOURCE.exec(path))) return await whipResource(req, res, url, deps, m[1]!, m[2]!);
+    if (await redirectToOwner(req, res, url, deps)) return true;
+    if ((m = WHIP_ROUTE.exec(path))) return await whipPublish(req, res, url, deps, m[1]!).finally(() => void deps.directory?.refresh());
+    if ((m = WHIP_RESOURCE.exec(path))) return await whipResource(req, res, url, deps, m[1]!, m[2]!).finally(() => void deps.directory?.refresh());
     if ((m = WHEP_ROUTE.exec(path))) return await whepPlay(req, res, url, deps, m[1]!);
     if ((m = WHEP_RESOURCE.exec(path))) return await whepResource(req, res, url, deps, m[1]!, m[2]!);
     if (path === '/api/streams') {
@@ -85,7 +95,8 @@ export async function handleStreamRoutes(req: IncomingMessage, res: ServerRespon
       // stream (with its ids) is for operators only.
       const anyTokens = config.ingestTokens.length + config.viewerTokens.length + config.operatorTokens.length > 0;
       requireToken(presentedToken(req, url, true), config.operatorTokens, 'listing streams', { closedWhenEmpty: anyTokens, configKey: 'OPERATOR_TOKENS' });
-      sendJson(res, 200, { streams: deps.streams.all().map((s) => summarize(s, config)) });
+      const others = deps.directory ? (await deps.directory.others()).map((e) => e.summary) : [];
+      sendJson(res, 200, { streams: [...deps.streams.all().map((s) => summarize(s, config)), ...others] });
       return true;
     }
     if ((m = STREAM_ROUTE.exec(path))) {
@@ -105,6 +116,20 @@ export async function handleStreamRoutes(req: IncomingMessage, res: ServerRespon
     if (!res.headersSent) sendError(res, err);
     else res.end();
   }
+  return true;
+}
+
+/**
+ * Cluster mode: a WHEP offer, stream status or event stream for a stream another node holds is
+ * sent there with 307 (the WHEP draft allows it; method and body are kept). True when it was.
+ */
+async function redirectToOwner(req: IncomingMessage, res: ServerResponse, url: URL, deps: StreamRoutesDeps): Promise<boolean> {
+  if (!deps.directory) return false;
+  const m = (req.method === 'POST' && WHEP_ROUTE.exec(url.pathname)) || (req.method === 'GET' && (STREAM_ROUTE.exec(url.pathname) ?? STREAM_EVENTS.exec(url.pathname)));
+  if (!m || deps.streams.get(m[1]!)) return false;
+  const owner = await deps.directory.remote(m[1]!);
+  if (!owner) return false;
+  res.writeHead(307, { location: `${owner.publicUrl}${url.pathname}${url.search}`, 'cache-control': 'no-store' }).end();
   return true;
 }
 

@@ -1,4 +1,5 @@
-export { JobManager, type JobManagerOptions, type JobRequest, type JobsConfig, type SubmitRequest } from './manager.js';
+export { JobManager } from './manager.js';
+export type { JobManagerOptions, JobRequest, JobsConfig, SubmitRequest } from './options.js';
 export { JobStore, type JobRow } from './store.js';
 export type { JobCredentials } from './access.js';
 export {

@@ -1,43 +1,12 @@
 /**
  * The wire view of a job (JobInfo, JobProgress) from its stored row and, while it runs, the
- * live counters of its run: frames done, and the speed over the last few seconds.
+ * live counters of its run (progress.ts).
  */
 import type { JobInfo, JobProgress, JobSource } from '../signaling/index.js';
 import type { CycleStreamError } from '../shared/errors.js';
 import type { VideoProbe } from './probe.js';
+import { progressOf, type RunCounters } from './progress.js';
 import type { JobRow } from './store.js';
-
-const SPEED_WINDOW_MS = 5000;
-
-/** A run's counters, updated from translateVideo's progress callback. */
-export interface RunCounters {
-  framesDone: number;
-  framesTotal: number;
-  samples: { atMs: number; frames: number }[];
-}
-
-export function recordProgress(run: RunCounters, nowMs: number, framesDone: number, framesTotal: number): void {
-  run.framesDone = framesDone;
-  run.framesTotal = framesTotal;
-  run.samples.push({ atMs: nowMs, frames: framesDone });
-  while (run.samples.length > 2 && nowMs - run.samples[0]!.atMs > SPEED_WINDOW_MS) run.samples.shift();
-}
-
-export function progressOf(id: string, state: JobInfo['state'], run: RunCounters): JobProgress {
-  const first = run.samples[0];
-  const last = run.samples[run.samples.length - 1];
-  let fps = 0;
-  if (first && last && last.atMs > first.atMs) fps = ((last.frames - first.frames) * 1000) / (last.atMs - first.atMs);
-  const remaining = Math.max(0, run.framesTotal - run.framesDone);
-  return {
-    id,
-    state,
-    framesDone: run.framesDone,
-    framesTotal: run.framesTotal,
-    fps: Math.round(fps * 100) / 100,
-    etaS: fps > 0 ? Math.round((remaining / fps) * 10) / 10 : null,
-  };
-}
 
 export function toSource(p: VideoProbe): JobSource {
   return {

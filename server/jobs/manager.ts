@@ -10,19 +10,17 @@
  * Store errors (SQLite: disk full, database locked) met in timers and callbacks fail the job
  * they concern, or are retried, and are logged; they never reach the event loop.
  *
- * Data folder layout: jobs.sqlite, uploads/<random>.part (uploads in flight, never accepted
- * yet), jobs/<id>/input.<ext of the detected container>, jobs/<id>/output.partial.mp4 while
- * running, jobs/<id>/result.mp4.
+ * Its parts: the queue (queue.ts; BullMQ in a cluster) picks what runs, the runner (runner.ts)
+ * runs it, the layout (layout.ts) owns the data folder, recovery and expiry, intake.ts takes
+ * uploads in, progress.ts computes progress.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import path from 'node:path';
 import { pino } from 'pino';
-import type { Config } from '../config.js';
-import type { InferenceHost, StageLogger } from '../inference/index.js';
-import type { JobCreated, JobInfo, JobProgress } from '../signaling/index.js';
+import type { StageLogger } from '../inference/index.js';
+import type { JobCreated, JobInfo } from '../signaling/index.js';
+import type { JobManagerOptions, JobsConfig, SubmitRequest } from './options.js';
 import {
+  BusyError,
   ClosedError,
   JobCancelledError,
   JobNotFoundError,
@@ -38,52 +36,10 @@ import { assertModelAvailable, checkJobRequest, type JobRequest, checkQueueCapac
 import { GeneratorPool } from './pool.js';
 import { JobStore, type JobRow } from './store.js';
 import { JobRunner } from './runner.js';
+import { JobLayout, sweepIntervalMs } from './layout.js';
+import type { JobQueue } from './queue.js';
+import { openJobQueue } from './open-queue.js';
 import type { ImageResult } from './translate-image.js';
-
-export type JobsConfig = Pick<
-  Config,
-  | 'dataDir'
-  | 'modelsDir'
-  | 'processingShortSidePx'
-  | 'smoothing'
-  | 'maxUploadMb'
-  | 'jobConcurrency'
-  | 'jobTtlHours'
-  | 'maxVideoWidthPx'
-  | 'maxVideoHeightPx'
-  | 'maxImagePixels'
-  | 'maxJobDurationS'
-  | 'maxJobFrames'
-  | 'maxQueuedJobs'
-  | 'maxQueuedJobsPerClient'
-  | 'maxImageAspectRatio'
-  | 'maxConcurrentImages'
-  | 'maxQueuedImages'
-  | 'operatorTokens'
->;
-
-export interface JobManagerOptions {
-  config: JobsConfig;
-  host: InferenceHost;
-  logger?: StageLogger;
-  onUpdate?: (job: JobInfo) => void;
-  onProgress?: (progress: JobProgress) => void;
-  /** Progress events per job at most this often. Default 250 ms. */
-  progressIntervalMs?: number;
-  /** Opens the job store; tests pass one that fails on cue. Default: a JobStore on the file. */
-  openStore?: (file: string) => JobStore;
-}
-
-export type { JobRequest };
-
-export interface SubmitRequest extends JobRequest {
-  /** The upload, somewhere under uploadsDir; moved into the job's folder when accepted. */
-  tempPath: string;
-  /** Name the client gave the file (shown in lists, never used as a path or to pick a demuxer). */
-  inputName: string;
-  /** The client's address, for the per-client queue limit. */
-  client?: string;
-}
 
 export class JobManager {
   readonly #config: JobsConfig;
@@ -91,31 +47,26 @@ export class JobManager {
   readonly #pool: GeneratorPool;
   readonly #images: ImageTranslator;
   readonly #runner: JobRunner;
+  readonly #queue: JobQueue;
+  readonly #layout: JobLayout;
   readonly #log: StageLogger;
   readonly #opts: JobManagerOptions;
   readonly #sweepTimer: NodeJS.Timeout;
-  readonly uploadsDir: string;
-  readonly #jobsDir: string;
   #closing: Promise<void> | null = null;
 
   constructor(opts: JobManagerOptions) {
     this.#opts = opts;
     this.#config = opts.config;
     this.#log = opts.logger ?? pino({ level: 'silent' });
-    const dataDir = path.resolve(this.#config.dataDir);
-    this.uploadsDir = path.join(dataDir, 'uploads');
-    this.#jobsDir = path.join(dataDir, 'jobs');
-    mkdirSync(this.uploadsDir, { recursive: true });
-    mkdirSync(this.#jobsDir, { recursive: true });
-    const file = path.join(dataDir, 'jobs.sqlite');
+    this.#layout = new JobLayout(this.#config.dataDir);
+    const file = this.#layout.sqliteFile;
     this.#store = opts.openStore ? opts.openStore(file) : new JobStore(file);
     this.#pool = new GeneratorPool({ host: opts.host });
     this.#images = new ImageTranslator(this.#config, this.#pool);
     this.#runner = new JobRunner({
       store: this.#store,
       pool: this.#pool,
-      jobsDir: this.#jobsDir,
-      jobConcurrency: this.#config.jobConcurrency,
+      layout: this.#layout,
       log: this.#log,
       onChange: (id) => this.#emitUpdate(id),
       onProgress: opts.onProgress,
@@ -123,10 +74,14 @@ export class JobManager {
     });
     this.#recover();
     this.sweep();
-    const ttlMs = this.#config.jobTtlHours * 3_600_000;
-    this.#sweepTimer = setInterval(() => this.sweep(), Math.max(60_000, Math.min(ttlMs / 4, 3_600_000)));
+    this.#sweepTimer = setInterval(() => this.sweep(), sweepIntervalMs(this.#config.jobTtlHours * 3_600_000));
     this.#sweepTimer.unref();
-    this.#runner.schedule();
+    this.#queue = openJobQueue({ config: this.#config, store: this.#store, runner: this.#runner, log: this.#log, name: opts.queueName });
+  }
+
+  /** Where uploads in flight are written. */
+  get uploadsDir(): string {
+    return this.#layout.uploadsDir;
   }
 
   get maxUploadBytes(): number {
@@ -135,21 +90,16 @@ export class JobManager {
 
   /** A fresh path for an upload in flight; nothing there survives a restart. */
   uploadTempPath(): string {
-    return path.join(this.uploadsDir, `${randomUUID()}.part`);
+    return this.#layout.uploadTempPath();
   }
 
   /** Start-up: uploads in flight were never accepted; jobs that were running go back in the queue. */
   #recover(): void {
-    for (const name of readdirSync(this.uploadsDir)) rmSync(path.join(this.uploadsDir, name), { force: true, recursive: true });
+    // In a cluster the other nodes' runs and uploads are live: BullMQ's stalled check and reconcile recover instead.
+    if (this.#config.redisUrl) return;
     const requeued = this.#store.requeueInterrupted();
     if (requeued.length) this.#log.info({ jobs: requeued }, 'jobs interrupted by a restart are queued again');
-    const known = this.#store.allIds();
-    for (const name of readdirSync(this.#jobsDir)) {
-      const dir = path.join(this.#jobsDir, name);
-      // A folder without a row is an upload that crashed between the move and the insert: never acknowledged.
-      if (!known.has(name)) rmSync(dir, { recursive: true, force: true });
-      else rmSync(path.join(dir, 'output.partial.mp4'), { force: true });
-    }
+    this.#layout.recover(this.#store);
   }
 
   /** Deletes ended jobs past their time to live; returns how many. Runs from a timer: never throws. */
@@ -170,13 +120,14 @@ export class JobManager {
   #deleteJob(id: string): void {
     const row = this.#store.get(id);
     this.#store.delete(id);
-    rmSync(path.join(this.#jobsDir, id), { recursive: true, force: true });
+    this.#layout.removeJob(id);
     if (row) this.#opts.onUpdate?.({ ...this.#info(row), state: 'deleted' });
   }
 
   /** Refuses a new job when the queue (503), or this client's share of it (429), is full. */
   checkCapacity(client?: string): void {
     if (this.#closing) throw new ClosedError('the server is shutting down');
+    if (!this.#queue.reachable) throw new BusyError('the job queue is unreachable; try again shortly', 5);
     checkQueueCapacity(this.#store, this.#config, client);
   }
 
@@ -203,7 +154,7 @@ export class JobManager {
       const { probe, out } = await probeUpload(req.tempPath, JSON.stringify(req.inputName), { width: req.outputWidth, height: req.outputHeight }, this.#config);
       // Checked again: the probe took time, and other uploads may have been accepted meanwhile.
       this.checkCapacity(req.client);
-      const { row, token } = await storeUpload(this.#store, this.#jobsDir, this.#config, {
+      const { row, token } = await storeUpload(this.#store, this.#layout.jobsDir, this.#config, {
         tempPath: req.tempPath,
         inputName: req.inputName,
         modelId,
@@ -214,7 +165,7 @@ export class JobManager {
       });
       const info = this.#info(row);
       this.#opts.onUpdate?.(info);
-      this.#runner.schedule();
+      await this.#queue.enqueue(row.id);
       return { ...info, token };
     } finally {
       await rm(req.tempPath, { force: true }).catch(() => undefined);
@@ -259,13 +210,13 @@ export class JobManager {
     const row = this.#store.get(id);
     if (!row) throw new JobNotFoundError(`no job ${id}`);
     if (row.state !== 'done') throw new JobStateError(`job ${id} is ${row.state}; its result is not available`);
-    return path.join(this.#jobsDir, id, 'result.mp4');
+    return this.#layout.resultPath(id);
   }
 
   async inputPath(id: string): Promise<{ path: string; name: string; file: string }> {
     const row = this.#store.get(id);
     if (!row) throw new JobNotFoundError(`no job ${id}`);
-    return { path: path.join(this.#jobsDir, id, row.inputFile), name: row.inputName, file: row.inputFile };
+    return { path: this.#layout.inputPath(row), name: row.inputName, file: row.inputFile };
   }
 
   /**
@@ -278,6 +229,7 @@ export class JobManager {
     if (!row) throw new JobNotFoundError(`no job ${id}`);
     if (row.state !== 'running') {
       await this.#runner.settled(id);
+      await this.#queue.remove(id);
       this.#deleteJob(id);
       return null;
     }
@@ -308,6 +260,16 @@ export class JobManager {
     return toJobInfo(row, row.state === 'running' ? this.#runner.counters(row.id) : undefined);
   }
 
+  /** Jobs waiting for a worker (over the cluster in cluster mode). */
+  queueDepth(): Promise<number> {
+    return this.#queue.depth();
+  }
+
+  /** Cluster mode: whether Redis is reachable now; null for the embedded queue. */
+  get redisConnected(): boolean | null {
+    return this.#queue.clustered ? this.#queue.reachable : null;
+  }
+
   /** Jobs now running (their ids). */
   runningIds(): string[] {
     return this.#runner.runningIds();
@@ -321,6 +283,7 @@ export class JobManager {
     this.#closing ??= (async () => {
       clearInterval(this.#sweepTimer);
       this.#images.close();
+      await this.#queue.close();
       await this.#runner.close(new JobCancelledError('the server is shutting down'));
       await this.#pool.close();
       this.#store.close();

@@ -1,25 +1,24 @@
 /**
- * Runs queued jobs: up to `jobConcurrency` at a time through translateVideo, progress saved
- * and emitted, a job interrupted on each of its starts given up, shutdown putting running jobs
+ * Runs the jobs its queue (queue.ts) hands it through translateVideo, progress saved and
+ * emitted, a job interrupted on each of its starts given up, shutdown putting running jobs
  * back in the queue. Store errors (SQLite: disk full, locked) met here, in timers and in the
  * runner's callbacks, fail the job they concern or are retried later, and are logged; they
  * never reach the event loop.
  */
 import { open, rename, rm, stat } from 'node:fs/promises';
-import path from 'node:path';
 import type { StageLogger } from '../inference/index.js';
 import type { JobProgress } from '../signaling/index.js';
 import { InferenceError, JobAbandonedError, JobCancelledError, StoreError, asCycleStreamError } from '../shared/errors.js';
-import { progressOf, recordProgress, type RunCounters } from './job-info.js';
+import { progressOf, recordProgress, type RunCounters } from './progress.js';
 import type { GeneratorPool } from './pool.js';
+import type { JobLayout } from './layout.js';
 import type { JobRow, JobStore } from './store.js';
 import { translateVideo } from './translate-video.js';
 
 export interface JobRunnerOptions {
   store: JobStore;
   pool: GeneratorPool;
-  jobsDir: string;
-  jobConcurrency: number;
+  layout: JobLayout;
   log: StageLogger;
   /** The job's state changed (read it from the store). */
   onChange(id: string): void;
@@ -47,7 +46,6 @@ export class JobRunner {
   readonly #running = new Map<string, Running>();
   readonly #retryTimers = new Set<NodeJS.Timeout>();
   readonly #log: StageLogger;
-  #scheduled = false;
   #closing = false;
 
   constructor(opts: JobRunnerOptions) {
@@ -89,26 +87,6 @@ export class JobRunner {
     this.#retryTimers.add(timer);
   }
 
-  /** Starts queued jobs while there is room; deferred, so a burst of calls schedules once. */
-  schedule(): void {
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    // Deferred so a burst of submits, or a run ending, schedules once.
-    setImmediate(() => {
-      this.#scheduled = false;
-      try {
-        while (!this.#closing && this.#running.size < this.#opts.jobConcurrency) {
-          const next = this.#store.nextQueued(new Set(this.#running.keys()));
-          if (!next) break;
-          this.#start(next);
-        }
-      } catch (err) {
-        this.#log.error({ err: asCycleStreamError(err, StoreError).message }, 'the job store failed while starting jobs; trying again');
-        this.#retryLater(() => this.schedule());
-      }
-    });
-  }
-
   /** Marks a job failed; if the store fails too, tries again later (a restart requeues it meanwhile). */
   #recordFailure(id: string, code: string, message: string): void {
     try {
@@ -120,14 +98,31 @@ export class JobRunner {
     }
   }
 
-  #start(row: JobRow): void {
+  /**
+   * Runs one job (the queue calls this when a worker is free) and resolves when the run has
+   * ended, whatever its end. The row moves to running before this returns its promise.
+   * `takeOver`: a record left running by another node is this node's to run.
+   * A store that fails before the run starts throws here, synchronously: the queue retries.
+   */
+  run(id: string, opts: { takeOver?: boolean } = {}): Promise<void> {
+    if (this.#closing || this.#running.has(id)) return Promise.resolve();
+    let row = this.#store.get(id);
+    if (row && opts.takeOver && row.state === 'running') {
+      // The cluster queue handed over a job whose worker died (its lock expired): start it again here.
+      this.#store.requeue(id);
+      row = this.#store.get(id);
+    }
+    return row ? this.#start(row) : Promise.resolve();
+  }
+
+  #start(row: JobRow): Promise<void> {
     if (row.attempts >= MAX_ATTEMPTS) {
       const err = new JobAbandonedError(`gave up after ${row.attempts} starts: the server stopped during each`);
       this.#store.markFailed(row.id, Date.now(), err.code, err.message);
       this.#opts.onChange(row.id);
-      return;
+      return Promise.resolve();
     }
-    if (!this.#store.markRunning(row.id, Date.now())) return;
+    if (!this.#store.markRunning(row.id, Date.now())) return Promise.resolve();
     const run: Running = {
       controller: new AbortController(),
       done: Promise.resolve(),
@@ -143,21 +138,21 @@ export class JobRunner {
       .catch((err: unknown) => this.#log.error({ job: row.id, err }, 'job run failed unexpectedly'))
       .finally(() => {
         this.#running.delete(row.id);
-        this.schedule();
       });
+    return run.done;
   }
 
   async #execute(row: JobRow, run: Running): Promise<void> {
-    const dir = path.join(this.#opts.jobsDir, row.id);
-    const partial = path.join(dir, 'output.partial.mp4');
-    const result = path.join(dir, 'result.mp4');
+    const layout = this.#opts.layout;
+    const partial = layout.partialPath(row.id);
+    const result = layout.resultPath(row.id);
     const signal = run.controller.signal;
     let generator = null;
     let broken = false;
     try {
       generator = await this.#opts.pool.acquire(row.modelId);
       const res = await translateVideo({
-        inputPath: path.join(dir, row.inputFile),
+        inputPath: layout.inputPath(row),
         outputPath: partial,
         probe: row.probe,
         generator,
@@ -225,6 +220,11 @@ export class JobRunner {
       run.lastSaveMs = now;
       try {
         this.#store.saveProgress(id, framesDone, framesTotal);
+        if (!this.#store.isRunning(id)) {
+          // Cancelled through another node: this run's record no longer says running.
+          run.controller.abort(new JobCancelledError('cancelled by request'));
+          return;
+        }
       } catch (err) {
         // Called from inside the runner: stop the run, and #execute records the failure.
         const e = asCycleStreamError(err, StoreError);

@@ -220,6 +220,19 @@ export class JobStore {
     this.#db.prepare("UPDATE jobs SET frames_done = ?, frames_total = ? WHERE id = ? AND state = 'running'").run(framesDone, framesTotal, id);
   }
 
+  /** False when the job no longer runs (in a cluster, cancelled by a request to another node). */
+  isRunning(id: string): boolean {
+    return this.#db.prepare<[string], { state: string }>('SELECT state FROM jobs WHERE id = ?').get(id)?.state === 'running';
+  }
+
+  /** Ids of the queued jobs, oldest first. */
+  queuedIds(limit = 1000): string[] {
+    return this.#db
+      .prepare<[number], { id: string }>("SELECT id FROM jobs WHERE state = 'queued' ORDER BY seq LIMIT ?")
+      .all(limit)
+      .map((r) => r.id);
+  }
+
   /** Running -> done; false when the job was cancelled in the meantime. */
   markDone(id: string, nowMs: number, resultBytes: number, framesDone: number): boolean {
     const res = this.#db

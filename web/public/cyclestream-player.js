@@ -454,7 +454,8 @@
         if (loc) {
           try {
             // Remembered before anything else can fail, so teardown always frees the viewer slot.
-            this._viewer = { url: new URL(loc, server + '/').href, token: token };
+            // Against the URL that answered: in a cluster the offer may have been redirected (307) to the stream's node.
+            this._viewer = { url: new URL(loc, res.url || server + '/').href, token: token };
           } catch (e) {
             warn('ignoring invalid Location header "' + loc + '"', e);
           }

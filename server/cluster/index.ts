@@ -1,0 +1,3 @@
+export { attachRedisAdapter, type ClusterSignaling } from './signaling.js';
+export { createNodeMetrics, type NodeMetrics, type MetricsSources } from './metrics.js';
+export { StreamRegistry, type RemoteStream, type StreamRegistryOptions } from './stream-registry.js';
