@@ -2,7 +2,7 @@
  * The wire view of a job (JobInfo, JobProgress) from its stored row and, while it runs, the
  * live counters of its run (progress.ts).
  */
-import type { JobInfo, JobProgress, JobSource } from '../signaling/index.js';
+import type { JobInfo, JobProgress, JobSource } from '../contract/index.js';
 import type { CycleStreamError } from '../shared/errors.js';
 import type { VideoProbe } from './probe.js';
 import { progressOf, type RunCounters } from './progress.js';

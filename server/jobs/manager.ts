@@ -17,7 +17,7 @@
 import { rm } from 'node:fs/promises';
 import { pino } from 'pino';
 import type { StageLogger } from '../inference/index.js';
-import type { JobCreated, JobInfo } from '../signaling/index.js';
+import type { JobCreated, JobInfo } from '../contract/index.js';
 import type { JobManagerOptions, JobsConfig, SubmitRequest } from './options.js';
 import {
   BusyError,
