@@ -5,3 +5,4 @@ export { handleStreamRoutes, summarize, type StreamHost, type StreamRoutesDeps }
 export { frameAncestors } from './access.js';
 export { SseLimits } from './stream-events.js';
 export { handleMetrics, type MetricsRouteDeps } from './metrics-route.js';
+export { withJobUrls } from './job-urls.js';
