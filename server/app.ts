@@ -17,7 +17,7 @@ import {
 } from './signaling/index.js';
 import type { HealthResponse, ModelSummary } from './contract/index.js';
 import { SessionManager, type LiveCodecs } from './session/index.js';
-import { SseLimits, createWebHandler, frameAncestors, handleApi, handleMetrics, handleStreamRoutes, sendError, summarize, type WebHandler } from './http/index.js';
+import { SseLimits, createWebHandler, frameAncestors, handleApi, handleMetrics, handleStreamRoutes, sendError, summarize, withJobUrls, type WebHandler } from './http/index.js';
 import { JobManager } from './jobs/index.js';
 import { NotFoundError, OwnerScope } from './shared/index.js';
 import { securitySettings } from './security-settings.js';
@@ -71,7 +71,8 @@ export async function createApp(config: Config, logger: Logger, hooks: AppHooks 
     config,
     host,
     logger: logger.child({ stage: 'jobs' }),
-    onUpdate: (job) => {
+    onUpdate: (record) => {
+      const job = withJobUrls(record);
       metrics.jobUpdated(job);
       jobEvents.rooms?.update(job);
     },
@@ -177,7 +178,7 @@ export async function createApp(config: Config, logger: Logger, hooks: AppHooks 
   // Cluster mode: room broadcasts (job progress) reach sockets on every node.
   const clusterIo = config.redisUrl ? attachRedisAdapter(io, config.redisUrl) : null;
   attachSignaling(io, sessions, logger.child({ stage: 'signaling' }), { maxEventsPerS: config.maxSocketEventsPerS });
-  jobEvents.rooms = attachJobRooms(io, jobs, logger.child({ stage: 'signaling' }), { maxWatchesPerSocket: config.maxJobTokensPerRequest });
+  jobEvents.rooms = attachJobRooms(io, { authorizeWatch: (id, token) => withJobUrls(jobs.authorizeWatch(id, token)) }, logger.child({ stage: 'signaling' }), { maxWatchesPerSocket: config.maxJobTokensPerRequest });
 
   let closing: Promise<void> | null = null;
   const close = () => {

@@ -38,7 +38,7 @@ async function heavy() {
   ]);
   // FFmpeg's own warnings (damaged packets it recovers from) are noise here; failures come back as errors.
   codec.setFfmpegLogLevel('quiet');
-  return { loadConfig: config.loadConfig, ...inference, ...jobs };
+  return { loadConfig: config.loadConfig, sniffFile: codec.sniffFile, ...inference, ...jobs };
 }
 
 const PROVIDER_NAMES: readonly ExecutionProviderName[] = ['cuda', 'webgpu', 'cpu'];
@@ -219,7 +219,7 @@ async function translateCommand(args: string[], io: CliIo): Promise<number> {
   }
 
   // By its first bytes, never its name; anything but an accepted image goes to the video probe,
-  // which opens only MP4/MOV and Matroska/WebM, with their own demuxers (server/jobs/formats.ts).
+  // which opens only MP4/MOV and Matroska/WebM, with their own demuxers (server/codec/formats.ts).
   const isImage = (await sniffFile(input)).kind === 'image';
   const outExt = path.extname(output).toLowerCase();
   const imageFormat = IMAGE_EXT[outExt];

@@ -102,8 +102,8 @@ export interface JobProgress {
   etaS: number | null;
 }
 
-/** GET /api/jobs/:id, and each entry of GET /api/jobs. */
-export interface JobInfo extends JobProgress {
+/** A job as the jobs stage knows it; the HTTP layer adds the URLs it serves it under (JobInfo). */
+export interface JobRecord extends JobProgress {
   modelId: string;
   smoothing: number;
   /** Output size; the source's unless one was requested. */
@@ -119,6 +119,10 @@ export interface JobInfo extends JobProgress {
   finishedAt: string | null;
   error: WireError | null;
   resultBytes: number | null;
+}
+
+/** GET /api/jobs/:id, each entry of GET /api/jobs, and `job:update` on socket.io. */
+export interface JobInfo extends JobRecord {
   /** Download URL (supports range requests) once done. */
   resultUrl: string | null;
   /** The uploaded original, for side-by-side viewing. */

@@ -18,13 +18,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { storedContentType, type JobManager, type JobRequest } from '../jobs/index.js';
+import { storedContentType } from '../codec/index.js';
+import type { JobManager, JobRequest } from '../jobs/index.js';
 import { BadRequestError, CycleStreamError, MethodNotAllowedError, NotFoundError, UnsupportedMediaError, UploadTooLargeError } from '../shared/errors.js';
 import { parseWith } from '../shared/parse.js';
 import { LIMITS } from '../contract/index.js';
 import { presentedToken } from './access.js';
 import { mediaType } from './body.js';
 import { sendFile } from './files.js';
+import { jobPath, withJobUrls } from './job-urls.js';
 import { sendError, sendJson } from './respond.js';
 import { receiveMultipart, receiveRaw, type ReceivedUpload } from './upload.js';
 
@@ -214,7 +216,7 @@ async function route(req: IncomingMessage, res: ServerResponse, url: URL, deps: 
 
   if (p === '/api/jobs') {
     if (method === 'GET') {
-      sendJson(res, 200, jobs.listFor(credentialsOf(req, url, deps, false)));
+      sendJson(res, 200, jobs.listFor(credentialsOf(req, url, deps, false)).map(withJobUrls));
       return;
     }
     if (method !== 'POST') throw new MethodNotAllowedError(`${method} ${p}: use GET or POST`);
@@ -238,7 +240,7 @@ async function route(req: IncomingMessage, res: ServerResponse, url: URL, deps: 
       async (upload) => {
         const fields = parseJobFields({ ...query, ...upload.fields });
         const job = await jobs.submit({ ...fields, tempPath: upload.path, inputName: upload.filename || 'upload', client });
-        sendJson(res, 201, job, { location: `/api/jobs/${job.id}` });
+        sendJson(res, 201, withJobUrls(job), { location: jobPath(job.id) });
       },
     );
     return;
@@ -254,12 +256,12 @@ async function route(req: IncomingMessage, res: ServerResponse, url: URL, deps: 
   if (!sub) {
     const job = jobs.authorize(id, credentialsOf(req, url, deps, false));
     if (method === 'GET' || method === 'HEAD') {
-      sendJson(res, 200, job);
+      sendJson(res, 200, withJobUrls(job));
       return;
     }
     if (method === 'DELETE') {
       const after = await jobs.cancel(id);
-      if (after) sendJson(res, 200, after);
+      if (after) sendJson(res, 200, withJobUrls(after));
       else {
         res.writeHead(204, { 'cache-control': 'no-store' });
         res.end();

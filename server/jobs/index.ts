@@ -2,17 +2,6 @@ export { JobManager } from './manager.js';
 export type { JobManagerOptions, JobRequest, JobsConfig, SubmitRequest } from './options.js';
 export { JobStore, type JobRow } from './store.js';
 export type { JobCredentials } from './access.js';
-export {
-  ACCEPTED_VIDEO_TEXT,
-  IMAGE_CONTAINERS,
-  VIDEO_CONTAINERS,
-  sniffBytes,
-  sniffFile,
-  storedContentType,
-  type ImageContainer,
-  type Sniffed,
-  type VideoContainer,
-} from './formats.js';
 export { probeVideo, type ProbeLimits, type VideoProbe } from './probe.js';
 export {
   outputBitrateKbps,

@@ -12,7 +12,7 @@ import type { Config } from '../config.js';
 import { assertModelId, listModels } from '../inference/index.js';
 import { BadRequestError, BusyError, ModelNotFoundError, StoreError, RateLimitError, asCycleStreamError } from '../shared/errors.js';
 import { hashToken, newToken } from '../shared/tokens.js';
-import { VIDEO_CONTAINERS } from './formats.js';
+import { VIDEO_CONTAINERS } from '../codec/index.js';
 import { toSource } from './job-info.js';
 import { probeVideo, type VideoProbe } from './probe.js';
 import type { JobRow, JobStore } from './store.js';

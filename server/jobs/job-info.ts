@@ -1,8 +1,9 @@
 /**
- * The wire view of a job (JobInfo, JobProgress) from its stored row and, while it runs, the
- * live counters of its run (progress.ts).
+ * A job as clients see it (JobRecord, JobProgress) from its stored row and, while it runs, the
+ * live counters of its run (progress.ts). The URLs it is served under are the HTTP layer's
+ * (http/job-urls.ts).
  */
-import type { JobInfo, JobProgress, JobSource } from '../signaling/index.js';
+import type { JobProgress, JobRecord, JobSource } from '../contract/index.js';
 import type { CycleStreamError } from '../shared/errors.js';
 import type { VideoProbe } from './probe.js';
 import { progressOf, type RunCounters } from './progress.js';
@@ -23,7 +24,7 @@ export function toSource(p: VideoProbe): JobSource {
 }
 
 /** The job as clients see it; `run` is its live run, if it is running in this process. */
-export function toJobInfo(row: JobRow, run: RunCounters | undefined): JobInfo {
+export function toJobRecord(row: JobRow, run: RunCounters | undefined): JobRecord {
   const progress: JobProgress = run
     ? progressOf(row.id, row.state, run)
     : {
@@ -50,7 +51,5 @@ export function toJobInfo(row: JobRow, run: RunCounters | undefined): JobInfo {
     finishedAt: iso(row.finishedAtMs),
     error: row.errorCode ? { code: row.errorCode as CycleStreamError['code'], message: row.errorMessage ?? '' } : null,
     resultBytes: row.resultBytes,
-    resultUrl: row.state === 'done' ? `/api/jobs/${row.id}/result` : null,
-    inputUrl: `/api/jobs/${row.id}/input`,
   };
 }

@@ -17,7 +17,7 @@
 import { rm } from 'node:fs/promises';
 import { pino } from 'pino';
 import type { StageLogger } from '../inference/index.js';
-import type { JobCreated, JobInfo } from '../signaling/index.js';
+import type { JobRecord } from '../contract/index.js';
 import type { JobManagerOptions, JobsConfig, SubmitRequest } from './options.js';
 import {
   BusyError,
@@ -31,7 +31,7 @@ import {
 import { hashToken, tokenIsOneOf } from '../shared/tokens.js';
 import { authorizeRow, type JobCredentials } from './access.js';
 import { ImageTranslator } from './images.js';
-import { toJobInfo } from './job-info.js';
+import { toJobRecord } from './job-info.js';
 import { assertModelAvailable, checkJobRequest, type JobRequest, checkQueueCapacity, probeUpload, storeUpload } from './intake.js';
 import { GeneratorPool } from './pool.js';
 import { JobStore, type JobRow } from './store.js';
@@ -147,7 +147,7 @@ export class JobManager {
    * job and returns it with its token (the only time the token is seen). The temp file is
    * moved (or, when refused, deleted) in every case.
    */
-  async submit(req: SubmitRequest): Promise<JobCreated> {
+  async submit(req: SubmitRequest): Promise<JobRecord & { token: string }> {
     try {
       const modelId = await this.checkRequest(req);
       this.checkCapacity(req.client);
@@ -173,12 +173,12 @@ export class JobManager {
   }
 
   /** The job, if the credentials hold its token (or an operator token); see access.ts for the errors. */
-  authorize(id: string, creds: JobCredentials): JobInfo {
+  authorize(id: string, creds: JobCredentials): JobRecord {
     return this.#info(authorizeRow(this.#store.get(id), id, creds));
   }
 
   /** For `job:watch` on socket.io: one token, the job's own or an operator token. */
-  authorizeWatch(id: string, token: string): JobInfo {
+  authorizeWatch(id: string, token: string): JobRecord {
     return this.authorize(id, this.credentials([token]));
   }
 
@@ -188,19 +188,19 @@ export class JobManager {
     return { tokens, operator: ops.length > 0 && tokens.some((t) => tokenIsOneOf(t, ops)) };
   }
 
-  get(id: string): JobInfo {
+  get(id: string): JobRecord {
     const row = this.#store.get(id);
     if (!row) throw new JobNotFoundError(`no job ${id}`);
     return this.#info(row);
   }
 
   /** Every job (newest first): for operators and tests. */
-  list(): JobInfo[] {
+  list(): JobRecord[] {
     return this.#store.list().map((r) => this.#info(r));
   }
 
   /** The jobs these credentials may see: every job for an operator, else those whose tokens are presented. */
-  listFor(creds: JobCredentials): JobInfo[] {
+  listFor(creds: JobCredentials): JobRecord[] {
     const rows = creds.operator ? this.#store.list() : this.#store.listByTokenHashes(creds.tokens.map(hashToken));
     return rows.map((r) => this.#info(r));
   }
@@ -224,7 +224,7 @@ export class JobManager {
    * the job is deleted), or deletes a queued or ended job with its files at once. Returns the
    * job as it now is, or null when deleted.
    */
-  async cancel(id: string): Promise<JobInfo | null> {
+  async cancel(id: string): Promise<JobRecord | null> {
     const row = this.#store.get(id);
     if (!row) throw new JobNotFoundError(`no job ${id}`);
     if (row.state !== 'running') {
@@ -256,8 +256,8 @@ export class JobManager {
     }
   }
 
-  #info(row: JobRow): JobInfo {
-    return toJobInfo(row, row.state === 'running' ? this.#runner.counters(row.id) : undefined);
+  #info(row: JobRow): JobRecord {
+    return toJobRecord(row, row.state === 'running' ? this.#runner.counters(row.id) : undefined);
   }
 
   /** Jobs waiting for a worker (over the cluster in cluster mode). */

@@ -3,7 +3,7 @@
  */
 import type { Config } from '../config.js';
 import type { InferenceHost, StageLogger } from '../inference/index.js';
-import type { JobInfo, JobProgress } from '../contract/index.js';
+import type { JobProgress, JobRecord } from '../contract/index.js';
 import type { JobRequest } from './intake.js';
 import type { JobStore } from './store.js';
 
@@ -35,7 +35,7 @@ export interface JobManagerOptions {
   config: JobsConfig;
   host: InferenceHost;
   logger?: StageLogger;
-  onUpdate?: (job: JobInfo) => void;
+  onUpdate?: (job: JobRecord) => void;
   onProgress?: (progress: JobProgress) => void;
   /** Progress events per job at most this often. Default 250 ms. */
   progressIntervalMs?: number;

@@ -1,6 +1,6 @@
 /**
  * Decides whether an upload is a video the runner can translate, before the upload is
- * accepted: an allowed container (formats.ts) opened with its own demuxer, a video stream
+ * accepted: an allowed container (codec/formats.ts) opened with its own demuxer, a video stream
  * present, its codec decodable by the codec stage; size, duration and frame count within
  * limits by the container header, before anything else is read; then every packet present (a
  * cut-off file is caught here, not halfway through the job; packets are read, not decoded,
@@ -9,7 +9,6 @@
 import { stat } from 'node:fs/promises';
 import { Packet } from 'node-av';
 import { AV_PKT_FLAG_CORRUPT } from 'node-av/constants';
-import { createVideoDecoder, type DecoderCodecName } from '../codec/index.js';
 import {
   CodecError,
   FrameTooLargeError,
@@ -22,6 +21,8 @@ import {
   AVERROR_EOF,
   AV_NOPTS_VALUE,
   closeMediaInput,
+  createVideoDecoder,
+  type DecoderCodecName,
   codecName,
   ffmpegText,
   findAudioStream,
@@ -30,8 +31,8 @@ import {
   mp4CarriesAudio,
   openMediaInput,
   pipelineDecoderFor,
-} from './media.js';
-import type { VideoContainer } from './formats.js';
+  type VideoContainer,
+} from '../codec/index.js';
 
 export interface ProbeLimits {
   maxWidthPx: number;
@@ -45,7 +46,7 @@ export interface ProbeLimits {
 export interface VideoProbe {
   /** FFmpeg's demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2" or "matroska,webm". */
   readonly container: string;
-  /** The container its first bytes show (formats.ts); the stored file is named after it. */
+  /** The container its first bytes show (codec/formats.ts); the stored file is named after it. */
   readonly format: VideoContainer;
   readonly sizeBytes: number;
   readonly durationS: number;

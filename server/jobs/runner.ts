@@ -7,7 +7,7 @@
  */
 import { open, rename, rm, stat } from 'node:fs/promises';
 import type { StageLogger } from '../inference/index.js';
-import type { JobProgress } from '../signaling/index.js';
+import type { JobProgress } from '../contract/index.js';
 import { InferenceError, JobAbandonedError, JobCancelledError, StoreError, asCycleStreamError } from '../shared/errors.js';
 import { progressOf, recordProgress, type RunCounters } from './progress.js';
 import type { GeneratorPool } from './pool.js';

@@ -4,7 +4,7 @@
  * crash once insert() returns, so an upload the client saw accepted is never lost.
  */
 import Database from 'better-sqlite3';
-import type { JobSource, JobState } from '../signaling/index.js';
+import type { JobSource, JobState } from '../contract/index.js';
 import type { VideoProbe } from './probe.js';
 
 export interface JobRow {

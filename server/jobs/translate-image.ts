@@ -3,15 +3,15 @@
  * to the processing size, the generator translates, and sharp scales back to the image's own
  * size and encodes it in the format it came in, transparency kept.
  *
- * Before sharp decodes anything: the first bytes must be JPEG, PNG or WebP (formats.ts; SVG,
+ * Before sharp decodes anything: the first bytes must be JPEG, PNG or WebP (codec/formats.ts; SVG,
  * TIFF and the rest never reach libvips), and the header's pixel count and aspect ratio must be
  * within limits. The model input is bounded whatever the aspect ratio (processingSizeWithin).
  */
 import sharp, { type Metadata } from 'sharp';
+import { HEAD_BYTES, readHead, sniffBytes } from '../codec/index.js';
 import type { Generator } from '../inference/index.js';
 import { CycleStreamError, FrameTooLargeError, InvalidMediaError, UnsupportedMediaError } from '../shared/errors.js';
 import { processingSizeWithin } from '../shared/image.js';
-import { readHead, sniffBytes, HEAD_BYTES } from './formats.js';
 
 export type ImageFormat = 'jpeg' | 'png' | 'webp';
 

@@ -15,6 +15,15 @@ import {
   type EncodedPacket,
   type VideoDecoder,
   type VideoEncoder,
+  AVERROR_EOF,
+  AV_NOPTS_VALUE,
+  Mp4Writer,
+  closeMediaInput,
+  createAudioPath,
+  ffmpegText,
+  msPerTick,
+  openMediaInput,
+  type AudioPath,
 } from '../codec/index.js';
 import type { Generator } from '../inference/index.js';
 import { createTemporalSmoother } from '../temporal/index.js';
@@ -22,9 +31,6 @@ import { FrameTranslator } from '../translate/index.js';
 import { BadRequestError, CodecError, InvalidMediaError, JobCancelledError, asCycleStreamError } from '../shared/errors.js';
 import { processingSize, type RgbImage } from '../shared/image.js';
 import { RgbPool } from '../shared/rgb-pool.js';
-import { createAudioPath, type AudioPath } from './audio.js';
-import { AVERROR_EOF, AV_NOPTS_VALUE, closeMediaInput, ffmpegText, msPerTick, openMediaInput } from './media.js';
-import { Mp4Writer } from './mp4-writer.js';
 import type { VideoProbe } from './probe.js';
 
 export interface VideoProgress {

@@ -1,5 +1,3 @@
-// jobs/ still takes its types from here; the cluster branch owns jobs/ and moves them to contract/.
-export type { JobCreated, JobInfo, JobProgress, JobSource, JobState } from '../contract/index.js';
 export { attachSignaling } from './handler.js';
 export type { ClientInfo, LiveSessionPort, SessionEvents, SessionFactory, SignalingServer, StartSession } from './handler.js';
 export { gateConnections, type ConnectionGateOptions } from './connection-gate.js';

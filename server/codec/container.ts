@@ -25,7 +25,7 @@ import {
   AV_NOPTS_VALUE,
   type AVCodecID,
 } from 'node-av/constants';
-import type { DecoderCodecName } from '../codec/index.js';
+import type { DecoderCodecName } from './decoder.js';
 import { CodecError, InvalidMediaError, UnsupportedMediaError } from '../shared/errors.js';
 import { ACCEPTED_VIDEO_TEXT, sniffFile, type VideoContainer } from './formats.js';
 

@@ -1,5 +1,5 @@
 /**
- * The container allow-list by first bytes (server/jobs/formats.ts): what is accepted, what is
+ * The container allow-list by first bytes (server/codec/formats.ts): what is accepted, what is
  * named and refused, and what is not media at all. The hostile files end to end are in
  * test/security/ffmpeg-input.test.ts.
  */
@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { sniffBytes, storedContentType } from '../../../server/jobs/index.js';
-import { CLIPS } from './helpers.js';
+import { sniffBytes, storedContentType } from '../../../server/codec/index.js';
+import { CLIPS } from '../jobs/helpers.js';
 
 const box = (type: string, body: Buffer) => {
   const head = Buffer.alloc(8);

@@ -5,7 +5,7 @@
 import { Dictionary, FormatContext, IOContext, Packet, Rational, type IRational, type Stream } from 'node-av';
 import { AVIO_FLAG_WRITE, AVMEDIA_TYPE_VIDEO, AV_CODEC_ID_H264 } from 'node-av/constants';
 import { CodecError } from '../shared/errors.js';
-import { ffmpegText } from './media.js';
+import { ffmpegText } from './container.js';
 
 /** One packet for the MP4 writer, timestamps in `timeBase`. */
 export interface OutPacket {

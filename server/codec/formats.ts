@@ -3,7 +3,7 @@
  * it: the allow-list of containers the server reads. FFmpeg guessing a format is exactly how a
  * 2 KB file that is both raw H.264 and an HLS playlist once made the runner open a playlist and
  * follow its link to another file on the server's disk, so every input FFmpeg opens goes
- * through here first and is then opened with the one demuxer named here (see media.ts).
+ * through here first and is then opened with the one demuxer named here (see container.ts).
  */
 import { open } from 'node:fs/promises';
 import { InputFormat } from 'node-av';
