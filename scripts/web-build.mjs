@@ -14,14 +14,14 @@ function newestMtime(dir) {
   return newest;
 }
 
-/** True when web/.next is missing or older than web/ or the socket events it imports. */
+/** True when web/.next is missing or older than web/ or the wire contract it imports (server/contract/). */
 export function webBuildStale(root) {
   const webDir = path.join(root, 'web');
   const buildId = path.join(webDir, '.next', 'BUILD_ID');
   if (!existsSync(buildId)) return true;
   const built = statSync(buildId).mtimeMs;
-  const sources = [webDir, path.join(root, 'server', 'signaling', 'events.ts')];
-  return sources.some((s) => (statSync(s).isDirectory() ? newestMtime(s) : statSync(s).mtimeMs) > built);
+  const sources = [webDir, path.join(root, 'server', 'contract')];
+  return sources.some((s) => newestMtime(s) > built);
 }
 
 /**
