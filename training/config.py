@@ -45,6 +45,11 @@ class Config:
     beta2: float = 0.999
     lambda_cycle: float = 10.0
     lambda_identity: float = 0.5  # identity loss weight, as a fraction of lambda_cycle
+    # Frame-to-frame stability: L1 between G(x) and G(x + noise), noise ~ N(0, stable_noise) in [-1, 1]
+    # units (camera noise is ~0.01-0.03). A live filter whose output jumps when the sensor noise
+    # changes flickers on a static scene; this asks both generators to ignore that noise. 0 = off.
+    lambda_stable: float = 0.0
+    stable_noise: float = 0.03
     pool_size: int = 50  # history of generated images shown to the discriminators
     epochs: float = 200.0  # one epoch = max(|A|, |B|) images; ignored when iters or a time budget is set
     iters: int = 0  # total generator updates (0: derive from epochs or from the time budget)
@@ -109,11 +114,13 @@ def from_dict(d: Dict[str, Any]) -> Config:
 def diff(saved: Dict[str, Any], requested: Config, ignore=RUNTIME_FIELDS) -> List[str]:
     """Human-readable list of fields whose values differ (runtime fields ignored)."""
     req = to_dict(requested)
+    # A field added after the checkpoint was written had its default value in that run.
+    defaults = to_dict(type(requested)())
     out = []
     for name in sorted(set(saved) | set(req)):
         if name in ignore:
             continue
-        if saved.get(name, '<missing>') != req.get(name, '<missing>'):
+        if saved.get(name, defaults.get(name, '<missing>')) != req.get(name, '<missing>'):
             out.append(f'{name}: checkpoint={saved.get(name, "<missing>")!r} requested={req.get(name, "<missing>")!r}')
     return out
 

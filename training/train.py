@@ -224,6 +224,8 @@ def train(cfg: C.Config, command: Optional[str] = None) -> dict:
             for p in net.parameters():
                 p.requires_grad_(flag)
 
+    stable = cfg.lambda_stable > 0
+
     def train_step(real_A: torch.Tensor, real_B: torch.Tensor) -> torch.Tensor:
         B = real_A.shape[0]
         # -- generators: fool both discriminators, reconstruct both ways, keep targets unchanged.
@@ -231,8 +233,14 @@ def train(cfg: C.Config, command: Optional[str] = None) -> dict:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             # one call per generator for the translation and the identity pass (InstanceNorm is
             # per image, so batching them together changes nothing but the launch count)
-            fake_B, idt_B = fwd['G_AB'](torch.cat([real_A, real_B])).split(B)  # G_AB(A), G_AB(B)
-            fake_A, idt_A = fwd['G_BA'](torch.cat([real_B, real_A])).split(B)  # G_BA(B), G_BA(A)
+            if stable:
+                noisy_A = real_A + cfg.stable_noise * torch.randn_like(real_A)
+                noisy_B = real_B + cfg.stable_noise * torch.randn_like(real_B)
+                fake_B, idt_B, fake_B_n = fwd['G_AB'](torch.cat([real_A, real_B, noisy_A])).split(B)
+                fake_A, idt_A, fake_A_n = fwd['G_BA'](torch.cat([real_B, real_A, noisy_B])).split(B)
+            else:
+                fake_B, idt_B = fwd['G_AB'](torch.cat([real_A, real_B])).split(B)  # G_AB(A), G_AB(B)
+                fake_A, idt_A = fwd['G_BA'](torch.cat([real_B, real_A])).split(B)  # G_BA(B), G_BA(A)
             rec_A = fwd['G_BA'](fake_B)  # A -> B -> A
             rec_B = fwd['G_AB'](fake_A)  # B -> A -> B
             pred_fake_B = fwd['D_B'](fake_B)
@@ -245,6 +253,10 @@ def train(cfg: C.Config, command: Optional[str] = None) -> dict:
         idt_B_l = F.l1_loss(idt_B.float(), real_B)
         lam, lam_idt = cfg.lambda_cycle, cfg.lambda_cycle * cfg.lambda_identity
         loss_G = adv_AB + adv_BA + lam * (cyc_A + cyc_B) + lam_idt * (idt_A_l + idt_B_l)
+        stab = torch.zeros((), device=real_A.device)
+        if stable:
+            stab = F.l1_loss(fake_B_n.float(), fake_B.float()) + F.l1_loss(fake_A_n.float(), fake_A.float())
+            loss_G = loss_G + cfg.lambda_stable * stab
         opt_G.zero_grad(set_to_none=True)
         loss_G.backward()
         opt_G.step()
@@ -261,11 +273,11 @@ def train(cfg: C.Config, command: Optional[str] = None) -> dict:
         opt_D.zero_grad(set_to_none=True)
         (loss_D_A + loss_D_B).backward()
         opt_D.step()
-        return torch.stack([loss_G, adv_AB, adv_BA, cyc_A, cyc_B, idt_A_l, idt_B_l, loss_D_A, loss_D_B]).detach()
+        return torch.stack([loss_G, adv_AB, adv_BA, cyc_A, cyc_B, idt_A_l, idt_B_l, stab, loss_D_A, loss_D_B]).detach()
 
     # ---- logging ----------------------------------------------------------------------------
     columns = ['step', 'epoch', 'lr', 'loss_G', 'G_adv_AB', 'G_adv_BA', 'cycle_A', 'cycle_B', 'idt_A', 'idt_B',
-               'D_A', 'D_B', 'it_per_s', 'elapsed_s']
+               'stable', 'D_A', 'D_B', 'it_per_s', 'elapsed_s']
     csv_path = out_dir / 'losses.csv'
     new_csv = not csv_path.exists() or not cfg.resume
     csv_file = open(csv_path, 'a' if cfg.resume else 'w', newline='')
