@@ -95,6 +95,8 @@ export async function createApp(config: Config, logger: Logger, hooks: AppHooks 
         params: m.params,
         macsAt256: m.macsAt256,
         kind: m.provenance.kind,
+        group: m.group ?? 'other',
+        ...(m.summary ? { summary: m.summary } : {}),
         metrics: m.metrics,
       }));
   };

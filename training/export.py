@@ -37,6 +37,7 @@ MODEL_ID = re.compile(r'^[a-z0-9][a-z0-9_-]{0,63}$')  # server/inference/manifes
 OPSET = 17
 PARITY_TOL = 1e-4
 INPUT_NAME, OUTPUT_NAME = 'input', 'output'
+GROUPS = ('animals', 'seasons', 'painters', 'other')  # server/contract/media.ts MODEL_GROUPS
 
 
 class ExportError(Exception):
@@ -199,11 +200,26 @@ def build_manifest(*, model_id: str, title: str, G: torch.nn.Module, cfg: C.Conf
     }
 
 
+def with_listing(manifest: dict, group: Optional[str], summary: Optional[str]) -> dict:
+    """The manifest with the picker's `group` and `summary` placed after its title (when given)."""
+    out: dict = {}
+    for key, value in manifest.items():
+        if key in ('group', 'summary'):
+            continue
+        out[key] = value
+        if key == 'title':
+            out.update({k: v for k, v in (('group', group), ('summary', summary)) if v})
+    return out
+
+
 def export(checkpoint: Path, direction: str, models_dir: Path, model_id: Optional[str] = None,
-           title: Optional[str] = None, description: str = '', validate: bool = True) -> dict:
+           title: Optional[str] = None, description: str = '', validate: bool = True,
+           group: Optional[str] = None, summary: Optional[str] = None) -> dict:
     """Writes models/<id>.onnx and its manifest from a CycleGAN (train.py) or distilled (distill.py) checkpoint."""
     from training.distill_export import is_distilled, load_student, student_manifest
 
+    if group and group not in GROUPS:
+        raise ExportError(f'group must be one of {", ".join(GROUPS)}, not {group!r}')
     if is_distilled(Path(checkpoint)):
         G, state = load_student(Path(checkpoint))
         src, dst = state['domains']
@@ -228,15 +244,24 @@ def export(checkpoint: Path, direction: str, models_dir: Path, model_id: Optiona
     else:
         manifest = build_manifest(model_id=model_id, title=title, G=G, cfg=cfg, state=state, direction=direction,
                                   parity=parity, exporter=exporter, description=description)
-    if json_path.exists():  # keep evaluate.py's metrics when they describe this same checkpoint
+    old: dict = {}
+    if json_path.exists():
         try:
             old = json.loads(json_path.read_text())
+        except (OSError, ValueError):
+            old = {}
+        old = old if isinstance(old, dict) else {}
+    # The picker's group and one-line summary are editorial, so a re-export keeps the old ones
+    # unless new ones are given.
+    manifest = with_listing(manifest, group or old.get('group'), summary or old.get('summary'))
+    if old:  # keep evaluate.py's metrics when they describe this same checkpoint
+        try:
             same = (old.get('architecture') == manifest['architecture']
                     and old.get('provenance', {}).get('iterations') == manifest['provenance']['iterations']
                     and old.get('provenance', {}).get('command') == manifest['provenance']['command'])
             if same and 'metrics' in old:
                 manifest['metrics'] = old['metrics']
-        except (OSError, ValueError):
+        except (AttributeError, TypeError):
             pass
     json_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + '\n')
     checked = validate_manifest(json_path) if validate else None
@@ -253,10 +278,13 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument('--id', dest='model_id', help='model id (default <from>2<to>)')
     p.add_argument('--title')
     p.add_argument('--description', default='', help='appended to provenance.description')
+    p.add_argument('--group', choices=GROUPS, help="the picker's section (default: kept from an existing manifest, else other)")
+    p.add_argument('--summary', help='one sentence for users, shown under the picker')
     p.add_argument('--models_dir', default=str(REPO_ROOT / 'models'))
     p.add_argument('--no-validate', dest='validate', action='store_false')
     a = p.parse_args(argv)
-    export(Path(a.checkpoint), a.direction, Path(a.models_dir), a.model_id, a.title, a.description, a.validate)
+    export(Path(a.checkpoint), a.direction, Path(a.models_dir), a.model_id, a.title, a.description, a.validate,
+           a.group, a.summary)
 
 
 if __name__ == '__main__':

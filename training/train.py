@@ -33,6 +33,7 @@ from training.data import UnpairedBatches, open_split, resolve_dataset, save_gri
 from training.models import build_discriminator, build_generator, count_macs, count_params, init_weights
 
 CKPT_FORMAT = 'cyclestream-cyclegan-v1'
+BUDGET_RECHECK_S = 120.0  # how often a budgeted run re-times itself
 
 
 class CheckpointError(Exception):
@@ -101,6 +102,13 @@ def lr_at(cfg: C.Config, step: int, total: Optional[int]) -> float:
     if step < start:
         return cfg.lr
     return cfg.lr * max(0.0, (total - step) / max(1e-9, total - start))
+
+
+def iterations_that_fit(step: int, rate: float, elapsed_s: float, budget_s: float, safety: float) -> int:
+    """The total iteration count that ends a run now at `step`, going at `rate` it/s, inside the budget
+    (keeping back 2 s + 3 % for the final save); at least one more step, so the LR still decays to 0."""
+    remaining = budget_s - elapsed_s - (2.0 + 0.03 * budget_s)
+    return step + max(1, int(rate * remaining * safety))
 
 
 def train(cfg: C.Config, command: Optional[str] = None) -> dict:
@@ -290,6 +298,8 @@ def train(cfg: C.Config, command: Optional[str] = None) -> dict:
     budget_s = cfg.time_budget_min * 60.0
     measure_s = min(cfg.budget_measure_s, 0.1 * budget_s)
     t_measure, step_measure = None, None
+    t_check: Optional[float] = None
+    step_check = step
     start_step = step
     bar = tqdm(total=total or 0, initial=step, disable=not cfg.progress, dynamic_ncols=True,
                mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=out_dir.name)
@@ -333,13 +343,27 @@ def train(cfg: C.Config, command: Optional[str] = None) -> dict:
                     sync()
                     now = time.time()
                     rate = (step - step_measure) / (now - t_measure)
-                    remaining = budget_s - (now - t_start) - (2.0 + 0.03 * budget_s)
-                    total = step + max(0, int(rate * remaining * cfg.budget_safety))
+                    total = iterations_that_fit(step, rate, now - t_start, budget_s, cfg.budget_safety)
                     bar.total = total
                     bar.refresh()
                     print(f'\ntime budget {cfg.time_budget_min} min: {rate:.2f} it/s measured, '
                           f'{now - t_start:.0f} s used -> total {total} iterations '
                           f'({total * cfg.batch_size / max(len(imgs_a), len(imgs_b)):.1f} epochs)', flush=True)
+                    t_check, step_check = now, step
+            elif budget_s > 0:
+                # The machine may get busier after the measurement (other jobs on a shared CPU): re-time
+                # every few minutes and shorten the run, decay included, so it still ends inside the budget.
+                if t_check is None:
+                    t_check, step_check = time.time(), step
+                elif time.time() - t_check >= BUDGET_RECHECK_S:
+                    now = time.time()
+                    rate = (step - step_check) / (now - t_check)
+                    fits = iterations_that_fit(step, rate, wall_before + now - t_start, budget_s, cfg.budget_safety)
+                    if fits < total:
+                        print(f'\ntime budget: now {rate:.2f} it/s -> total {total} shortened to {fits} iterations', flush=True)
+                        total = fits
+                        bar.total = total
+                    t_check, step_check = now, step
 
             if step % cfg.log_every == 0 or step == total:
                 means = (loss_sum / loss_n).tolist()
@@ -349,7 +373,7 @@ def train(cfg: C.Config, command: Optional[str] = None) -> dict:
                 writer.writerow([step, f'{epoch:.3f}', f'{lr:.3e}'] + [f'{v:.5f}' for v in means]
                                 + [f'{rate:.3f}', f'{wall_before + now - t_start:.1f}'])
                 csv_file.flush()
-                bar.set_postfix(G=f'{means[0]:.3f}', cyc=f'{means[3] + means[4]:.3f}', D=f'{means[7] + means[8]:.3f}',
+                bar.set_postfix(G=f'{means[0]:.3f}', cyc=f'{means[3] + means[4]:.3f}', D=f'{means[8] + means[9]:.3f}',
                                 lr=f'{lr:.1e}', refresh=False)
                 loss_sum, loss_n, t_log, step_log = None, 0, now, step
 

@@ -3,7 +3,7 @@
  * `import type`. Job and stream events on socket.io and SSE carry these shapes too.
  */
 import type { WireError } from './socket.js';
-import type { IceServer, VideoCodecName } from './media.js';
+import type { IceServer, ModelGroup, VideoCodecName } from './media.js';
 
 /** What GET /api/models returns per model; the picker shows these. */
 export interface ModelSummary {
@@ -15,6 +15,9 @@ export interface ModelSummary {
   params: number;
   macsAt256: number;
   kind: 'trained' | 'distilled' | 'fixture' | 'random';
+  group: ModelGroup;
+  /** One sentence for users (the manifest's `summary`). */
+  summary?: string;
   metrics?: Record<string, unknown>;
 }
 

@@ -13,6 +13,10 @@ export type Provider = (typeof PROVIDERS)[number];
 /** The provider a model actually runs on, as reported to clients. */
 export type Backend = Provider;
 
+/** How the model picker groups models, in its order; a manifest without a group is `other`. */
+export const MODEL_GROUPS = ['animals', 'seasons', 'painters', 'other'] as const;
+export type ModelGroup = (typeof MODEL_GROUPS)[number];
+
 /** A STUN or TURN server, as RTCPeerConnection takes it in both the browser and werift. */
 export interface IceServer {
   urls: string | string[];

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ManifestError, ModelIdError } from '../shared/errors.js';
 import { parseWith } from '../shared/parse.js';
+import { MODEL_GROUPS } from '../contract/index.js';
 
 /** Model ids are file stems in models/; anything that could escape that folder is refused. */
 export const MODEL_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -94,6 +95,10 @@ export const manifestSchema = z.object({
       script: z.string().optional(),
     })
     .optional(),
+  /** Where the model picker lists it (`other` when absent). */
+  group: z.enum(MODEL_GROUPS).optional(),
+  /** One sentence for users, shown under the picker: what the filter does and how well. */
+  summary: z.string().min(1).max(200).optional(),
   /** Listed but hidden from the model picker (test fixtures). */
   hidden: z.boolean().optional(),
 });

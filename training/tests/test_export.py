@@ -68,3 +68,20 @@ def test_parity_failure_is_reported(checkpoint, tmp_path):
 def test_bad_model_id_is_refused(checkpoint, tmp_path):
     with pytest.raises(ExportError, match='invalid model id'):
         export(checkpoint, 'AB', tmp_path, model_id='../escape')
+
+
+@needs_node
+def test_group_and_summary_are_written_and_kept_on_reexport(checkpoint, tmp_path):
+    export(checkpoint, 'AB', tmp_path, model_id='p2m', validate=False, group='painters', summary='Paints like Monet.')
+    m = json.loads((tmp_path / 'p2m.json').read_text())
+    assert (m['group'], m['summary']) == ('painters', 'Paints like Monet.')
+    assert list(m)[list(m).index('title') + 1:list(m).index('title') + 3] == ['group', 'summary']
+    export(checkpoint, 'AB', tmp_path, model_id='p2m')  # no listing given: the editorial fields stay
+    m = json.loads((tmp_path / 'p2m.json').read_text())
+    assert (m['group'], m['summary']) == ('painters', 'Paints like Monet.')
+
+
+def test_unknown_group_is_refused_before_any_file_is_written(checkpoint, tmp_path):
+    with pytest.raises(ExportError, match='group must be one of'):
+        export(checkpoint, 'AB', tmp_path, model_id='x', group='sculptors')
+    assert list(tmp_path.iterdir()) == []

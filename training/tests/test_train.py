@@ -7,7 +7,7 @@ import torch
 from training import config as C
 from conftest import tiny_config
 from training.models import build_discriminator, build_generator, init_weights
-from training.train import CheckpointError, load_checkpoint, lr_at, train
+from training.train import CheckpointError, iterations_that_fit, load_checkpoint, lr_at, train
 
 
 def read_csv(path):
@@ -120,3 +120,28 @@ def test_config_printing_marks_changed_values():
 def test_cli_parses_booleans_and_numbers():
     cfg = C.parse_args(['--ngf', '16', '--preload', '--no-flip', '--lr', '1e-3', '--amp=false'])
     assert (cfg.ngf, cfg.preload, cfg.flip, cfg.lr, cfg.amp) == (16, True, False, 1e-3, False)
+
+
+def test_stability_loss_is_logged_only_when_asked_for(tiny_dataset, tmp_path):
+    train(tiny_config(tiny_dataset, tmp_path / 'off', iters=2))
+    train(tiny_config(tiny_dataset, tmp_path / 'on', iters=2, lambda_stable=10.0, stable_noise=0.05))
+    assert all(float(r['stable']) == 0.0 for r in read_csv(tmp_path / 'off' / 'losses.csv'))
+    on = read_csv(tmp_path / 'on' / 'losses.csv')
+    # G(x) and G(x + noise) differ for an untrained generator, so the term is live and finite
+    assert all(0.0 < float(r['stable']) < 2.0 for r in on)
+    assert all(float(r['loss_G']) > float(r['G_adv_AB']) for r in on)
+
+
+def test_a_checkpoint_from_before_a_new_field_still_resumes():
+    saved = C.to_dict(C.Config())
+    del saved['lambda_stable'], saved['stable_noise']  # written before these existed
+    assert C.diff(saved, C.Config()) == []
+    assert C.diff(saved, C.Config(lambda_stable=1.0)) != []
+
+
+def test_a_budget_recheck_shortens_a_run_that_slowed_down():
+    # 1000 s budget, 500 s used at step 1000: at 2 it/s, ~430 s remain after the reserve -> ~790 more steps
+    assert iterations_that_fit(1000, 2.0, 500.0, 1000.0, 1.0) == 1000 + int(2.0 * (1000 - 500 - 32))
+    # half the speed fits half as many; over budget still takes one step, so the LR reaches 0
+    assert iterations_that_fit(1000, 1.0, 500.0, 1000.0, 1.0) - 1000 == (1000 + int(2.0 * 468) - 1000) // 2
+    assert iterations_that_fit(1000, 2.0, 1200.0, 1000.0, 1.0) == 1001

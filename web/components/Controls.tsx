@@ -94,7 +94,7 @@ export function Controls(props: ControlsProps) {
 }
 
 function describeModel(m: ModelSummary): string {
-  const parts = [`${titleCase(m.from)} → ${titleCase(m.to)}`, m.architecture];
+  const parts = [m.summary ?? `${titleCase(m.from)} → ${titleCase(m.to)}`, m.architecture];
   if (m.params > 0) parts.push(`${formatCount(m.params)} params`);
   const judged = imagenetVerdict(m);
   if (judged) parts.push(judged);

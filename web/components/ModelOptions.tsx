@@ -1,18 +1,36 @@
 'use client';
 
-import type { ModelSummary } from '../lib/contract';
+import type { ModelGroup, ModelSummary } from '../lib/contract';
 
-/** The <option>s of a model picker, with a placeholder while the list is loading, failed or empty. */
+/** The picker's sections, in order; the Record makes a new group in the contract a type error here. */
+const GROUP_LABELS: Record<ModelGroup, string> = {
+  animals: 'Animals',
+  seasons: 'Seasons',
+  painters: 'Painters',
+  other: 'Other',
+};
+
+/**
+ * The <option>s of a model picker, in <optgroup>s by kind (Animals, Seasons, Painters, Other),
+ * with a placeholder while the list is loading, failed or empty.
+ */
 export function ModelOptions(props: { models: ModelSummary[] | null; failed: boolean }) {
   const { models } = props;
+  const groups = (Object.keys(GROUP_LABELS) as ModelGroup[])
+    .map((group) => ({ group, members: (models ?? []).filter((m) => (m.group ?? 'other') === group) }))
+    .filter((g) => g.members.length > 0);
   return (
     <>
       {!models ? <option value="">{props.failed ? 'Models unavailable' : 'Loading models…'}</option> : null}
       {models && models.length === 0 ? <option value="">No models installed</option> : null}
-      {models?.map((m) => (
-        <option key={m.id} value={m.id}>
-          {m.title}
-        </option>
+      {groups.map(({ group, members }) => (
+        <optgroup key={group} label={GROUP_LABELS[group]} data-testid={`model-group-${group}`}>
+          {members.map((m) => (
+            <option key={m.id} value={m.id} title={m.summary}>
+              {m.title}
+            </option>
+          ))}
+        </optgroup>
       ))}
     </>
   );

@@ -294,7 +294,7 @@ export function UploadStudio() {
               >
                 <ModelOptions models={models} failed={modelsState.kind === 'failed'} />
               </select>
-              <span className="control-hint">{selected ? `${titleCase(selected.from)} → ${titleCase(selected.to)}` : '\u00a0'}</span>
+              <span className="control-hint">{selected ? (selected.summary ?? `${titleCase(selected.from)} → ${titleCase(selected.to)}`) : '\u00a0'}</span>
             </div>
 
             {mode === 'video' ? (

@@ -15,6 +15,7 @@ export type {
   JobProgress,
   JobSource,
   JobState,
+  ModelGroup,
   ModelSummary,
   Provider,
   ServerToClientEvents,

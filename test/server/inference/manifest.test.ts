@@ -82,3 +82,10 @@ test('listModels of a missing folder is empty', async () => {
   const { models, invalid } = await listModels(join(FIXTURE_MODELS, 'does-not-exist'));
   assert.equal(models.length + invalid.length, 0);
 });
+
+test('group and summary are optional; an unknown group and an overlong summary are refused', async () => {
+  const m = await goodManifest();
+  assert.equal(parseManifest({ ...m, group: 'painters', summary: 'Paints like Monet.' }, 'x.json').group, 'painters');
+  assert.throws(() => parseManifest({ ...m, group: 'sculptors' }, 'x.json'), (err: unknown) => err instanceof ManifestError && /group/.test(err.message));
+  assert.throws(() => parseManifest({ ...m, summary: 'x'.repeat(201) }, 'x.json'), (err: unknown) => err instanceof ManifestError && /summary/.test(err.message));
+});
