@@ -114,6 +114,31 @@ def imagenet_metrics(fake: torch.Tensor, x_src: torch.Tensor, src: str, dst: str
     }
 
 
+PAINTER_DOMAINS = ('monet', 'vangogh', 'cezanne', 'ukiyoe', 'painting')
+
+
+def painting_judge(classify, fake: torch.Tensor, x_src: torch.Tensor, src: str, dst: str, px: int,
+                   cls_info: Dict) -> Optional[Dict]:
+    """For a painter dataset (A = paintings, B = photos), the painting-vs-photo classifier's verdict in
+    words a model card can use: the share of translated images it calls the target kind."""
+    if dst in PAINTER_DOMAINS and src not in PAINTER_DOMAINS:
+        target, kind = 0, 'painting'
+    elif src in PAINTER_DOMAINS and dst not in PAINTER_DOMAINS:
+        target, kind = 1, 'photo'
+    else:
+        return None
+    return {
+        'target': kind,
+        'share': round(translation_success(classify, fake, target), 4),
+        'inputsShare': round(translation_success(classify, x_src, target), 4),
+        'images': len(fake),
+        'classifierPx': px,
+        'classifierTestAccuracy': cls_info.get('testAccuracy'),
+        'note': (f'share of translated test images that a {px} px {dst}-vs-{src} classifier, trained here on the real '
+                 f'train images, calls a {kind}; inputsShare = the same for the untranslated inputs'),
+    }
+
+
 def teacher_agreement(fake: torch.Tensor, x_src: torch.Tensor, src: str, dst: str) -> Optional[Dict]:
     from training.teachers import TEACHERS, load_teacher, teacher_path
 
@@ -220,6 +245,9 @@ def evaluate(checkpoint: Path, manifest_path: Path, dataset: Optional[str] = Non
         f'domain; untranslated inputs score {translation_success(classify, x_src, target):.3f}. Texture and colour '
         'statistics decide it, so it can be fooled by texture painted everywhere: read it after the ImageNet judge')
     metrics['classifier'] = cls_info
+    style = painting_judge(classify, fake, x_src, src_name, dst_name, classifier_px, cls_info)
+    if style:
+        metrics['paintingJudge'] = style
     metrics['kidClassifierFeatures'] = {
         'mean': round(kid_mean, 5), 'std': round(kid_std, 5), 'untranslatedBaseline': round(kid_base, 5),
         'note': f'KID formula on the domain classifier\'s {f_fake.shape[1]}-d pooled features (not Inception): '

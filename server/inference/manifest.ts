@@ -42,6 +42,11 @@ const metricsSchema = z
     imagenet: imagenetJudge.optional(),
     /** L1 ([-1, 1] units) and grey SSIM between this model's output and the teacher's on the test inputs. */
     teacherAgreement: z.object({ l1: z.number().nonnegative(), ssimGrey: z.number(), teacher: z.string(), images: z.number().int() }).optional(),
+    /** Painter datasets: a painting-vs-photo classifier's verdict on the translated test images. */
+    paintingJudge: z
+      .object({ target: z.enum(['painting', 'photo']), share, inputsShare: share, images: z.number().int().nonnegative() })
+      .catchall(z.unknown())
+      .optional(),
     translationSuccess: share.optional(),
     ssimGrey: z.number().optional(),
     sobelEdgeCorrelation: z.number().optional(),

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from training.evaluate import (cycle_l1, edge_correlation, evaluate, flicker, kid, read_clip, run_generator, ssim_grey,
-                      translation_success)
+from training.evaluate import (cycle_l1, edge_correlation, evaluate, flicker, kid, painting_judge, read_clip,
+                               run_generator, ssim_grey, translation_success)
 from training.data import datasets_root
 from training.export import export
 from training.models import FastGenerator
@@ -31,6 +31,20 @@ def test_translation_success_of_a_perfect_and_a_wrong_classifier():
     assert translation_success(perfect, blue, target=1) == 1.0
     assert translation_success(perfect, red, target=1) == 0.0
     assert translation_success(perfect, torch.cat([red, blue]), target=0) == pytest.approx(5 / 9)
+
+
+def test_painting_judge_names_the_target_kind_and_skips_other_datasets():
+    red = torch.zeros(3, 3, 8, 8)
+    red[:, 0] = 1
+    blue = torch.zeros(2, 3, 8, 8)
+    blue[:, 2] = 1
+    is_photo = lambda x: (x[:, 2].mean((1, 2)) > x[:, 0].mean((1, 2))).long()  # noqa: E731  0 = painting (red)
+    info = {'testAccuracy': 0.9}
+    to_monet = painting_judge(is_photo, red, blue, 'photo', 'monet', 128, info)
+    assert (to_monet['target'], to_monet['share'], to_monet['inputsShare']) == ('painting', 1.0, 0.0)
+    to_photo = painting_judge(is_photo, red, blue, 'vangogh', 'photo', 128, info)
+    assert (to_photo['target'], to_photo['share'], to_photo['inputsShare']) == ('photo', 0.0, 1.0)
+    assert painting_judge(is_photo, red, blue, 'horse', 'zebra', 128, info) is None
 
 
 def test_flicker_of_a_static_clip_is_zero():

@@ -96,7 +96,7 @@ export function Controls(props: ControlsProps) {
 function describeModel(m: ModelSummary): string {
   const parts = [m.summary ?? `${titleCase(m.from)} → ${titleCase(m.to)}`, m.architecture];
   if (m.params > 0) parts.push(`${formatCount(m.params)} params`);
-  const judged = imagenetVerdict(m);
+  const judged = imagenetVerdict(m) ?? paintingVerdict(m);
   if (judged) parts.push(judged);
   if (m.kind === 'fixture') parts.push('test fixture');
   if (m.kind === 'random') parts.push('untrained');
@@ -115,6 +115,15 @@ function imagenetVerdict(m: ModelSummary): string | null {
   if (typeof share !== 'number') return null;
   const pct = `${Math.round(share * 100)}%`;
   return m.to === 'zebra' ? `ImageNet calls ${pct} of test results zebras` : `ImageNet still calls ${pct} zebras`;
+}
+
+/** For painters: the share of test results a painting-vs-photo classifier calls paintings (or photos). */
+function paintingVerdict(m: ModelSummary): string | null {
+  const judged = m.metrics?.['paintingJudge'];
+  if (!judged || typeof judged !== 'object') return null;
+  const { share, target } = judged as { share?: unknown; target?: unknown };
+  if (typeof share !== 'number' || (target !== 'painting' && target !== 'photo')) return null;
+  return `a classifier calls ${Math.round(share * 100)}% of test results ${target}s`;
 }
 
 export function titleCase(s: string): string {
