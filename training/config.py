@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 from dataclasses import dataclass, fields
-from typing import Any, Dict, List, Optional
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
 
 
 @dataclass
@@ -22,8 +24,11 @@ class Config:
     dataset: str = 'horse2zebra'
     # How the images used differ from the released dataset (recorded in the model's provenance).
     dataset_note: str = ''
-    domain_a: str = 'horse'
-    domain_b: str = 'zebra'
+    # Names of the two domains ('' = from the dataset folder's name: 'monet2photo' gives monet and
+    # photo, 'horse2zebra' horse and zebra; any other name gives '<name>-a' and '<name>-b'). They
+    # name the exported models (<from>2<to>), so a new dataset never takes a shipped model's id.
+    domain_a: str = ''
+    domain_b: str = ''
     load_px: int = 286  # resize every image to load_px x load_px on load; 0 keeps its own size
     crop_px: int = 256  # random square crop taken from the loaded image
     flip: bool = True  # random horizontal flips
@@ -93,6 +98,19 @@ RUNTIME_FIELDS = frozenset({
     'stop_after', 'log_every', 'progress', 'time_budget_min', 'budget_warmup_iters', 'budget_measure_s',
     'budget_safety', 'sample_every_epochs', 'ckpt_every_epochs', 'n_samples',
 })
+
+
+def domains_from_dataset(dataset: str) -> Tuple[str, str]:
+    """The domain names a dataset folder's name implies (see Config.domain_a)."""
+    name = re.sub(r'[^a-z0-9_-]+', '-', Path(dataset.rstrip('/')).name.lower()).strip('-')[:24] or 'dataset'
+    m = re.fullmatch(r'([a-z]+)2([a-z]+)(?:_[a-z0-9_-]*)?', name)
+    return (m.group(1), m.group(2)) if m else (f'{name}-a', f'{name}-b')
+
+
+def with_domains(cfg: Config) -> Config:
+    """cfg with empty domain names filled in from its dataset."""
+    a, b = domains_from_dataset(cfg.dataset)
+    return dataclasses.replace(cfg, domain_a=cfg.domain_a or a, domain_b=cfg.domain_b or b)
 
 
 class ConfigMismatchError(ValueError):

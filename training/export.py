@@ -200,6 +200,26 @@ def build_manifest(*, model_id: str, title: str, G: torch.nn.Module, cfg: C.Conf
     }
 
 
+def _provenance(m: dict, key: str):
+    p = m.get('provenance')
+    return p.get(key) if isinstance(p, dict) else None
+
+
+def read_manifest(path: Path) -> dict:
+    """An existing manifest as a dict; {} when there is none or it is unreadable."""
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return old if isinstance(old, dict) else {}
+
+
+def same_checkpoint(old: dict, new: dict) -> bool:
+    """Same run, step and architecture: the old manifest's metrics describe this export."""
+    return (_provenance(old, 'command') == _provenance(new, 'command') and old.get('architecture') == new['architecture']
+            and _provenance(old, 'iterations') == _provenance(new, 'iterations'))
+
+
 def with_listing(manifest: dict, group: Optional[str], summary: Optional[str]) -> dict:
     """The manifest with the picker's `group` and `summary` placed after its title (when given)."""
     out: dict = {}
@@ -214,7 +234,7 @@ def with_listing(manifest: dict, group: Optional[str], summary: Optional[str]) -
 
 def export(checkpoint: Path, direction: str, models_dir: Path, model_id: Optional[str] = None,
            title: Optional[str] = None, description: str = '', validate: bool = True,
-           group: Optional[str] = None, summary: Optional[str] = None) -> dict:
+           group: Optional[str] = None, summary: Optional[str] = None, overwrite: bool = False) -> dict:
     """Writes models/<id>.onnx and its manifest from a CycleGAN (train.py) or distilled (distill.py) checkpoint."""
     from training.distill_export import is_distilled, load_student, student_manifest
 
@@ -233,6 +253,11 @@ def export(checkpoint: Path, direction: str, models_dir: Path, model_id: Optiona
     models_dir = Path(models_dir)
     onnx_path, json_path = models_dir / f'{model_id}.onnx', models_dir / f'{model_id}.json'
 
+    old = read_manifest(json_path)
+    if old and not overwrite and _provenance(old, 'command') != state.get('command'):
+        raise ExportError(f'{json_path} already describes another model ({old.get("title")!r}, made by another run); '
+                          'pass --id to export under a new id, or --overwrite to replace it')
+
     tmp_onnx = onnx_path.with_name(onnx_path.name + '.tmp')
     exporter = export_onnx(G, tmp_onnx)
     parity = check_parity(G, tmp_onnx)
@@ -244,25 +269,11 @@ def export(checkpoint: Path, direction: str, models_dir: Path, model_id: Optiona
     else:
         manifest = build_manifest(model_id=model_id, title=title, G=G, cfg=cfg, state=state, direction=direction,
                                   parity=parity, exporter=exporter, description=description)
-    old: dict = {}
-    if json_path.exists():
-        try:
-            old = json.loads(json_path.read_text())
-        except (OSError, ValueError):
-            old = {}
-        old = old if isinstance(old, dict) else {}
     # The picker's group and one-line summary are editorial, so a re-export keeps the old ones
     # unless new ones are given.
     manifest = with_listing(manifest, group or old.get('group'), summary or old.get('summary'))
-    if old:  # keep evaluate.py's metrics when they describe this same checkpoint
-        try:
-            same = (old.get('architecture') == manifest['architecture']
-                    and old.get('provenance', {}).get('iterations') == manifest['provenance']['iterations']
-                    and old.get('provenance', {}).get('command') == manifest['provenance']['command'])
-            if same and 'metrics' in old:
-                manifest['metrics'] = old['metrics']
-        except (AttributeError, TypeError):
-            pass
+    if old and 'metrics' in old and same_checkpoint(old, manifest):  # evaluate.py's metrics still hold
+        manifest['metrics'] = old['metrics']
     json_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + '\n')
     checked = validate_manifest(json_path) if validate else None
     print(f'exported {onnx_path} ({onnx_path.stat().st_size / 1e6:.2f} MB, {manifest["params"]:,} params, '
@@ -281,10 +292,11 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument('--group', choices=GROUPS, help="the picker's section (default: kept from an existing manifest, else other)")
     p.add_argument('--summary', help='one sentence for users, shown under the picker')
     p.add_argument('--models_dir', default=str(REPO_ROOT / 'models'))
+    p.add_argument('--overwrite', action='store_true', help='replace a model of the same id that another run made')
     p.add_argument('--no-validate', dest='validate', action='store_false')
     a = p.parse_args(argv)
     export(Path(a.checkpoint), a.direction, Path(a.models_dir), a.model_id, a.title, a.description, a.validate,
-           a.group, a.summary)
+           a.group, a.summary, a.overwrite)
 
 
 if __name__ == '__main__':

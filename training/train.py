@@ -113,6 +113,7 @@ def iterations_that_fit(step: int, rate: float, elapsed_s: float, budget_s: floa
 
 def train(cfg: C.Config, command: Optional[str] = None) -> dict:
     t_start = time.time()
+    cfg = C.with_domains(cfg)
     out_dir = Path(cfg.out_dir)
     print(f'cyclestream train.py (torch {torch.__version__})\n{C.describe(cfg)}', flush=True)
 

@@ -85,3 +85,12 @@ def test_unknown_group_is_refused_before_any_file_is_written(checkpoint, tmp_pat
     with pytest.raises(ExportError, match='group must be one of'):
         export(checkpoint, 'AB', tmp_path, model_id='x', group='sculptors')
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_model_from_another_run_is_not_overwritten_without_asking(checkpoint, tmp_path):
+    (tmp_path / 'h2z.json').write_text(json.dumps({'title': 'Shipped', 'provenance': {'command': 'another run'}}))
+    with pytest.raises(ExportError, match='already describes another model'):
+        export(checkpoint, 'AB', tmp_path, model_id='h2z', validate=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['h2z.json']  # nothing written
+    export(checkpoint, 'AB', tmp_path, model_id='h2z', validate=False, overwrite=True)
+    assert json.loads((tmp_path / 'h2z.json').read_text())['provenance']['kind'] == 'trained'

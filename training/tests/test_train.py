@@ -145,3 +145,11 @@ def test_a_budget_recheck_shortens_a_run_that_slowed_down():
     # half the speed fits half as many; over budget still takes one step, so the LR reaches 0
     assert iterations_that_fit(1000, 1.0, 500.0, 1000.0, 1.0) - 1000 == (1000 + int(2.0 * 468) - 1000) // 2
     assert iterations_that_fit(1000, 2.0, 1200.0, 1000.0, 1.0) == 1001
+
+
+def test_domain_names_come_from_the_dataset_folder_when_not_given():
+    assert C.domains_from_dataset('horse2zebra') == ('horse', 'zebra')
+    assert C.domains_from_dataset('/data/summer2winter_yosemite/') == ('summer', 'winter')
+    assert C.domains_from_dataset('My Cats & Dogs') == ('my-cats-dogs-a', 'my-cats-dogs-b')
+    cfg = C.with_domains(C.Config(dataset='monet2photo', domain_b='photograph'))
+    assert (cfg.domain_a, cfg.domain_b) == ('monet', 'photograph')
