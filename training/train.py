@@ -300,6 +300,7 @@ def train(cfg: C.Config, command: Optional[str] = None) -> dict:
     measure_s = min(cfg.budget_measure_s, 0.1 * budget_s)
     t_measure, step_measure = None, None
     t_check: Optional[float] = None
+    refit = cfg.resume and budget_s > 0  # a resumed run on a (new) budget re-fits its total once
     step_check = step
     start_step = step
     bar = tqdm(total=total or 0, initial=step, disable=not cfg.progress, dynamic_ncols=True,
@@ -352,18 +353,21 @@ def train(cfg: C.Config, command: Optional[str] = None) -> dict:
                           f'({total * cfg.batch_size / max(len(imgs_a), len(imgs_b)):.1f} epochs)', flush=True)
                     t_check, step_check = now, step
             elif budget_s > 0:
-                # The machine may get busier after the measurement (other jobs on a shared CPU): re-time
-                # every few minutes and shorten the run, decay included, so it still ends inside the budget.
+                # The machine's load changes after the measurement (other jobs on a shared CPU): re-time
+                # every few minutes and refit the total, decay included, so the run ends inside the budget.
                 if t_check is None:
                     t_check, step_check = time.time(), step
                 elif time.time() - t_check >= BUDGET_RECHECK_S:
                     now = time.time()
                     rate = (step - step_check) / (now - t_check)
                     fits = iterations_that_fit(step, rate, wall_before + now - t_start, budget_s, cfg.budget_safety)
-                    if fits < total:
-                        print(f'\ntime budget: now {rate:.2f} it/s -> total {total} shortened to {fits} iterations', flush=True)
+                    # Shorten whenever the run would overrun; lengthen only while the LR is still
+                    # constant (so it never jumps back up), or once after a resume on a new budget.
+                    if fits < total or (fits > total and (refit or step < cfg.decay_start * total)):
+                        print(f'\ntime budget: now {rate:.2f} it/s -> total {total} changed to {fits} iterations', flush=True)
                         total = fits
                         bar.total = total
+                    refit = False
                     t_check, step_check = now, step
 
             if step % cfg.log_every == 0 or step == total:
