@@ -101,6 +101,10 @@ export class BullQueue implements JobQueue {
     return Object.values(counts).reduce((a, b) => a + b, 0);
   }
 
+  async holds(id: string): Promise<boolean> {
+    return (await this.#queue.getJobState(id)) !== 'unknown';
+  }
+
   /** Enqueues every record that says queued and that BullMQ does not hold. Never throws. */
   async reconcile(): Promise<number> {
     if (this.#closing || !this.reachable) return 0;

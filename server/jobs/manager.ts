@@ -39,6 +39,7 @@ import { JobRunner } from './runner.js';
 import { JobLayout, sweepIntervalMs } from './layout.js';
 import type { JobQueue } from './queue.js';
 import { openJobQueue } from './open-queue.js';
+import { OrphanSweeper } from './orphans.js';
 import type { ImageResult } from './translate-image.js';
 
 export class JobManager {
@@ -52,6 +53,7 @@ export class JobManager {
   readonly #log: StageLogger;
   readonly #opts: JobManagerOptions;
   readonly #sweepTimer: NodeJS.Timeout;
+  readonly #orphans: OrphanSweeper | null;
   #closing: Promise<void> | null = null;
 
   constructor(opts: JobManagerOptions) {
@@ -74,9 +76,22 @@ export class JobManager {
     });
     this.#recover();
     this.sweep();
-    this.#sweepTimer = setInterval(() => this.sweep(), sweepIntervalMs(this.#config.jobTtlHours * 3_600_000));
+    this.#sweepTimer = setInterval(() => {
+      this.sweep();
+      void this.#orphans?.sweep();
+    }, sweepIntervalMs(this.#config.jobTtlHours * 3_600_000));
     this.#sweepTimer.unref();
-    this.#queue = openJobQueue({ config: this.#config, store: this.#store, runner: this.#runner, log: this.#log, name: opts.queueName });
+    const queue = openJobQueue({ config: this.#config, store: this.#store, runner: this.#runner, log: this.#log, name: opts.queueName });
+    this.#queue = queue;
+    // Cluster mode: folders no job owns, which a single node removes in #recover.
+    this.#orphans = this.#config.redisUrl
+      ? new OrphanSweeper(this.#layout, { get reachable() { return queue.reachable; }, hasRecord: async (id) => this.#store.get(id) !== null, queueHolds: (id) => queue.holds(id) }, this.#log)
+      : null;
+  }
+
+  /** Cluster mode: removes job folders that no job owns, past a grace period (orphans.ts); returns how many. Never throws. */
+  sweepOrphans(nowMs = Date.now()): Promise<number> {
+    return this.#closing || !this.#orphans ? Promise.resolve(0) : this.#orphans.sweep(nowMs);
   }
 
   /** Where uploads in flight are written. */
@@ -282,6 +297,7 @@ export class JobManager {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       clearInterval(this.#sweepTimer);
+      this.#orphans?.close();
       this.#images.close();
       await this.#queue.close();
       await this.#runner.close(new JobCancelledError('the server is shutting down'));

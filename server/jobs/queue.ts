@@ -22,6 +22,8 @@ export interface JobQueue {
   remove(id: string): Promise<void>;
   /** Jobs waiting for a worker, over every node. */
   depth(): Promise<number>;
+  /** Whether the queue knows a job by this id, in any state (cluster mode's orphan sweep); throws when it cannot say. */
+  holds(id: string): Promise<boolean>;
   /** No job starts after this; runs in progress are the runner's to stop. Idempotent. */
   close(): Promise<void>;
 }
@@ -66,6 +68,11 @@ export class EmbeddedQueue implements JobQueue {
 
   async depth(): Promise<number> {
     return Math.max(0, this.#opts.store.countActive() - this.#inFlight.size);
+  }
+
+  async holds(): Promise<boolean> {
+    // Nothing but the rows: a job this queue knows has a row.
+    return false;
   }
 
   /** Starts queued jobs while there is room; deferred, so a burst of calls schedules once. */
