@@ -29,8 +29,8 @@ export interface JobQueue {
 }
 
 /**
- * Runs one job to its end (done, failed, cancelled or requeued) and never rejects; throws at
- * once when the store fails before the run starts.
+ * Runs one job to its end (done, failed, cancelled or requeued); rejects only when the store
+ * failed before the run started (the queue tries again later).
  */
 export type RunJob = (id: string) => Promise<void>;
 
@@ -95,12 +95,19 @@ export class EmbeddedQueue implements JobQueue {
   }
 
   #start(id: string): void {
-    const done = this.#opts.run(id);
     this.#inFlight.add(id);
-    void done.finally(() => {
-      this.#inFlight.delete(id);
-      this.#schedule();
-    });
+    this.#opts.run(id).then(
+      () => {
+        this.#inFlight.delete(id);
+        this.#schedule();
+      },
+      (err: unknown) => {
+        // Not at once: a store that keeps failing would otherwise be asked in a tight loop.
+        this.#inFlight.delete(id);
+        this.#opts.log.error({ err: asCycleStreamError(err, StoreError).message }, 'the job store failed while starting jobs; trying again');
+        this.#retryLater();
+      },
+    );
   }
 
   #retryLater(): void {
