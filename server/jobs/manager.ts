@@ -7,8 +7,9 @@
  * A job belongs to whoever holds its token: a random capability returned once by submit(),
  * stored only as its SHA-256 (see access.ts). The queue is capped globally and per client.
  *
- * Store errors (SQLite: disk full, database locked; Redis unreachable) met in timers and callbacks fail the job
- * they concern, or are retried, and are logged; they never reach the event loop.
+ * Store errors (SQLite: disk full, database locked; Redis unreachable) met in timers and
+ * callbacks fail the job they concern, or are retried, and are logged; they never reach the
+ * event loop.
  *
  * Its parts: the queue (queue.ts; BullMQ in a cluster) picks what runs, the runner (runner.ts)
  * runs it, the layout (layout.ts) owns the data folder, recovery and expiry, intake.ts takes
@@ -87,7 +88,7 @@ export class JobManager {
     this.#queue = queue;
     // Cluster mode: folders no job owns, which a single node removes in #recover.
     this.#orphans = this.#config.redisUrl
-      ? new OrphanSweeper(this.#layout, { get reachable() { return queue.reachable; }, hasRecord: async (id) => (await this.#store.get(id)) !== null, queueHolds: (id) => queue.holds(id) }, this.#log)
+      ? new OrphanSweeper(this.#layout, { reachable: () => this.#reachable, hasRecord: async (id) => (await this.#store.get(id)) !== null, queueHolds: (id) => queue.holds(id) }, this.#log)
       : null;
   }
 
@@ -145,7 +146,7 @@ export class JobManager {
   /** Refuses a new job when the queue (503), or this client's share of it (429), is full. */
   async checkCapacity(client?: string): Promise<void> {
     if (this.#closing) throw new ClosedError('the server is shutting down');
-    if (!this.#queue.reachable) throw new BusyError('the job queue is unreachable; try again shortly', 5);
+    if (!this.#reachable) throw new BusyError('the job queue is unreachable; try again shortly', 5);
     await checkQueueCapacity(this.#store, this.#config, client);
   }
 
@@ -285,7 +286,12 @@ export class JobManager {
 
   /** Cluster mode: whether Redis is reachable now; null for the embedded queue. */
   get redisConnected(): boolean | null {
-    return this.#queue.clustered ? this.#queue.reachable : null;
+    return this.#queue.clustered ? this.#reachable : null;
+  }
+
+  /** Cluster mode: the queue's and the records' connections to Redis are both up (each reconnects on its own). */
+  get #reachable(): boolean {
+    return this.#queue.reachable && (this.#stores.kind !== 'redis' || this.#stores.records.reachable);
   }
 
   /** Jobs now running (their ids). */

@@ -20,8 +20,8 @@ export interface OrphanChecks {
   hasRecord(id: string): Promise<boolean>;
   /** Whether the cluster queue holds a job with this id, in any state; throws when it cannot say. */
   queueHolds(id: string): Promise<boolean>;
-  /** Whether the cluster queue can be asked now. */
-  readonly reachable: boolean;
+  /** Whether Redis can be asked now. */
+  reachable(): boolean;
 }
 
 /** The start-up sweep waits for Redis this often, this many times, then leaves it to the periodic sweep. */
@@ -46,7 +46,7 @@ export class OrphanSweeper {
   #whenReachable(tries: number): void {
     this.#timer = setTimeout(() => {
       this.#timer = null;
-      if (this.#checks.reachable) void this.sweep();
+      if (this.#checks.reachable()) void this.sweep();
       else if (tries > 1) this.#whenReachable(tries - 1);
     }, START_POLL_MS);
     this.#timer.unref();
@@ -73,7 +73,7 @@ export class OrphanSweeper {
 
 /** Removes the orphaned folders; returns their ids. Throws only what the checks throw. */
 export async function sweepOrphans(layout: JobLayout, checks: OrphanChecks, log: StageLogger, nowMs = Date.now(), graceMs = ORPHAN_GRACE_MS): Promise<string[]> {
-  if (!checks.reachable) return [];
+  if (!checks.reachable()) return [];
   const removed: string[] = [];
   for (const { id, lastChangeMs } of layout.jobFolders()) {
     if (nowMs - lastChangeMs < graceMs) continue;

@@ -14,6 +14,7 @@
  */
 import { Redis } from 'ioredis';
 import type { JobSource, JobState } from '../contract/index.js';
+import { StoreError, asCycleStreamError } from '../shared/errors.js';
 import type { VideoProbe } from './probe.js';
 import type { JobRecords } from './records.js';
 import type { JobRow, NewJob } from './store.js';
@@ -78,6 +79,15 @@ redis.call('DEL', KEYS[1])
 return 1
 `;
 
+/** Redis errors (unreachable, a failed script) reach callers as StoreError: 503, as the SQLite store's do. */
+async function storeErrors<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw asCycleStreamError(err, StoreError);
+  }
+}
+
 const num = (v: string | undefined): number | null => (v === undefined ? null : Number(v));
 
 function fromHash(h: Record<string, string>): JobRow | null {
@@ -108,29 +118,38 @@ export class RedisJobStore implements JobRecords {
     this.#redis.on('error', () => undefined);
   }
 
+  /** Whether Redis answers now; the cluster's health and intake ask (with the queue's own connection). */
+  get reachable(): boolean {
+    return this.#redis.status === 'ready';
+  }
+
   async #transition(id: string, from: string, to: JobState, attempts: number, fields: (string | number)[] = []): Promise<boolean> {
     const keys = [K.job(id), K.queued, K.active, K.perClient, K.ended];
     return (await this.#redis.eval(TRANSITION, keys.length, ...keys, from, to, attempts, ...fields)) === 1;
   }
 
-  async insert(job: NewJob): Promise<JobRow> {
-    const seq = await this.#redis.incr(K.seq);
-    const { framesTotal, ...rest } = job;
-    const fixed: Fixed = rest;
-    const hash: Record<string, string | number> = { id: job.id, fixed: JSON.stringify(fixed), state: 'queued', seq, framesDone: 0, framesTotal, attempts: 0 };
-    if (job.client !== null) hash.client = job.client;
-    if (job.tokenHash !== null) hash.tokenHash = job.tokenHash;
-    const tx = this.#redis.multi().hset(K.job(job.id), hash).zadd(K.all, seq, job.id).zadd(K.queued, seq, job.id).sadd(K.active, job.id);
-    if (job.client !== null) tx.hincrby(K.perClient, job.client, 1);
-    if (job.tokenHash !== null) tx.hset(K.tokens, job.tokenHash, job.id);
-    const results = await tx.exec();
-    const failed = results?.find(([err]) => err);
-    if (!results || failed) throw failed?.[0] ?? new Error('the job record was not written');
-    return (await this.get(job.id))!;
+  insert(job: NewJob): Promise<JobRow> {
+    return storeErrors(async () => {
+      const seq = await this.#redis.incr(K.seq);
+      const { framesTotal, ...rest } = job;
+      const fixed: Fixed = rest;
+      const hash: Record<string, string | number> = { id: job.id, fixed: JSON.stringify(fixed), state: 'queued', seq, framesDone: 0, framesTotal, attempts: 0 };
+      if (job.client !== null) hash.client = job.client;
+      if (job.tokenHash !== null) hash.tokenHash = job.tokenHash;
+      const tx = this.#redis.multi().hset(K.job(job.id), hash).zadd(K.all, seq, job.id).zadd(K.queued, seq, job.id).sadd(K.active, job.id);
+      if (job.client !== null) tx.hincrby(K.perClient, job.client, 1);
+      if (job.tokenHash !== null) tx.hset(K.tokens, job.tokenHash, job.id);
+      const results = await tx.exec();
+      const failed = results?.find(([err]) => err);
+      if (!results || failed) throw failed?.[0] ?? new Error('the job record was not written');
+      return (await this.get(job.id))!;
+    });
   }
 
-  async get(id: string): Promise<JobRow | null> {
-    return fromHash(await this.#redis.hgetall(K.job(id)));
+  get(id: string): Promise<JobRow | null> {
+    return storeErrors(async () => {
+      return fromHash(await this.#redis.hgetall(K.job(id)));
+    });
   }
 
   async #rows(ids: string[]): Promise<JobRow[]> {
@@ -141,16 +160,20 @@ export class RedisJobStore implements JobRecords {
     return out.map(([, h]) => fromHash((h ?? {}) as Record<string, string>)).filter((r): r is JobRow => r !== null);
   }
 
-  async list(limit = 200): Promise<JobRow[]> {
-    return this.#rows(await this.#redis.zrevrange(K.all, 0, limit - 1));
+  list(limit = 200): Promise<JobRow[]> {
+    return storeErrors(async () => {
+      return this.#rows(await this.#redis.zrevrange(K.all, 0, limit - 1));
+    });
   }
 
-  async listByTokenHashes(hashes: readonly string[], limit = 200): Promise<JobRow[]> {
-    if (hashes.length === 0) return [];
-    const ids = (await this.#redis.hmget(K.tokens, ...hashes)).filter((id): id is string => id !== null);
-    const rows = await this.#rows([...new Set(ids)]);
-    const seqs = new Map((await this.#seqs(rows.map((r) => r.id))).map((s, i) => [rows[i]!.id, s]));
-    return rows.sort((a, b) => seqs.get(b.id)! - seqs.get(a.id)!).slice(0, limit);
+  listByTokenHashes(hashes: readonly string[], limit = 200): Promise<JobRow[]> {
+    return storeErrors(async () => {
+      if (hashes.length === 0) return [];
+      const ids = (await this.#redis.hmget(K.tokens, ...hashes)).filter((id): id is string => id !== null);
+      const rows = await this.#rows([...new Set(ids)]);
+      const seqs = new Map((await this.#seqs(rows.map((r) => r.id))).map((s, i) => [rows[i]!.id, s]));
+      return rows.sort((a, b) => seqs.get(b.id)! - seqs.get(a.id)!).slice(0, limit);
+    });
   }
 
   async #seqs(ids: string[]): Promise<number[]> {
@@ -158,50 +181,72 @@ export class RedisJobStore implements JobRecords {
     return (await this.#redis.zmscore(K.all, ...ids)).map((s) => Number(s ?? 0));
   }
 
-  async countActive(client?: string): Promise<number> {
-    if (client === undefined) return this.#redis.scard(K.active);
-    return Number((await this.#redis.hget(K.perClient, client)) ?? 0);
+  countActive(client?: string): Promise<number> {
+    return storeErrors(async () => {
+      if (client === undefined) return this.#redis.scard(K.active);
+      return Number((await this.#redis.hget(K.perClient, client)) ?? 0);
+    });
   }
 
   markRunning(id: string, nowMs: number): Promise<boolean> {
-    return this.#transition(id, 'queued', 'running', 1, ['startedAtMs', nowMs, 'framesDone', 0]);
+    return storeErrors(async () => {
+      return this.#transition(id, 'queued', 'running', 1, ['startedAtMs', nowMs, 'framesDone', 0]);
+    });
   }
 
-  async saveProgress(id: string, framesDone: number, framesTotal: number): Promise<void> {
-    await this.#transition(id, 'running', 'running', 0, ['framesDone', framesDone, 'framesTotal', framesTotal]);
+  saveProgress(id: string, framesDone: number, framesTotal: number): Promise<void> {
+    return storeErrors(async () => {
+      await this.#transition(id, 'running', 'running', 0, ['framesDone', framesDone, 'framesTotal', framesTotal]);
+    });
   }
 
-  async isRunning(id: string): Promise<boolean> {
-    return (await this.#redis.hget(K.job(id), 'state')) === 'running';
+  isRunning(id: string): Promise<boolean> {
+    return storeErrors(async () => {
+      return (await this.#redis.hget(K.job(id), 'state')) === 'running';
+    });
   }
 
   queuedIds(limit = 1000): Promise<string[]> {
-    return this.#redis.zrange(K.queued, '0', String(limit - 1));
+    return storeErrors(async () => {
+      return this.#redis.zrange(K.queued, '0', String(limit - 1));
+    });
   }
 
   markDone(id: string, nowMs: number, resultBytes: number, framesDone: number): Promise<boolean> {
-    return this.#transition(id, 'running', 'done', 0, ['finishedAtMs', nowMs, 'resultBytes', resultBytes, 'framesDone', framesDone, 'framesTotal', framesDone]);
+    return storeErrors(async () => {
+      return this.#transition(id, 'running', 'done', 0, ['finishedAtMs', nowMs, 'resultBytes', resultBytes, 'framesDone', framesDone, 'framesTotal', framesDone]);
+    });
   }
 
-  async markFailed(id: string, nowMs: number, code: string, message: string): Promise<void> {
-    await this.#transition(id, 'queued running', 'failed', 0, ['finishedAtMs', nowMs, 'errorCode', code, 'errorMessage', message]);
+  markFailed(id: string, nowMs: number, code: string, message: string): Promise<void> {
+    return storeErrors(async () => {
+      await this.#transition(id, 'queued running', 'failed', 0, ['finishedAtMs', nowMs, 'errorCode', code, 'errorMessage', message]);
+    });
   }
 
   markCancelled(id: string, nowMs: number): Promise<boolean> {
-    return this.#transition(id, 'queued running', 'cancelled', 0, ['finishedAtMs', nowMs]);
+    return storeErrors(async () => {
+      return this.#transition(id, 'queued running', 'cancelled', 0, ['finishedAtMs', nowMs]);
+    });
   }
 
-  async requeue(id: string): Promise<void> {
-    await this.#transition(id, 'running', 'queued', 0, ['framesDone', 0]);
+  requeue(id: string): Promise<void> {
+    return storeErrors(async () => {
+      await this.#transition(id, 'running', 'queued', 0, ['framesDone', 0]);
+    });
   }
 
   expired(cutoffMs: number): Promise<string[]> {
-    return this.#redis.zrangebyscore(K.ended, '-inf', `(${cutoffMs}`);
+    return storeErrors(async () => {
+      return this.#redis.zrangebyscore(K.ended, '-inf', `(${cutoffMs}`);
+    });
   }
 
-  async delete(id: string): Promise<void> {
-    const keys = [K.job(id), K.queued, K.active, K.perClient, K.ended, K.all, K.tokens];
-    await this.#redis.eval(DELETE, keys.length, ...keys);
+  delete(id: string): Promise<void> {
+    return storeErrors(async () => {
+      const keys = [K.job(id), K.queued, K.active, K.perClient, K.ended, K.all, K.tokens];
+      await this.#redis.eval(DELETE, keys.length, ...keys);
+    });
   }
 
   /** Idempotent. */

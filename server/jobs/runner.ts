@@ -45,6 +45,8 @@ export class JobRunner {
   readonly #opts: JobRunnerOptions;
   readonly #store: JobRecords;
   readonly #running = new Map<string, Running>();
+  /** Ids in run(), from before the store is read until the run ends: a second run() of one must not start it again. */
+  readonly #starting = new Set<string>();
   readonly #retryTimers = new Set<NodeJS.Timeout>();
   readonly #log: StageLogger;
   #closing = false;
@@ -105,16 +107,22 @@ export class JobRunner {
    * to run. A store that fails before the run starts rejects: the queue tries again later.
    */
   async run(id: string, opts: { takeOver?: boolean } = {}): Promise<void> {
-    if (this.#closing || this.#running.has(id)) return;
-    let row = await this.#store.get(id);
-    if (row && opts.takeOver && row.state === 'running') {
-      // The cluster queue handed over a job whose worker died (its lock expired): start it again here.
-      await this.#store.requeue(id);
-      row = await this.#store.get(id);
+    if (this.#closing || this.#running.has(id) || this.#starting.has(id)) return;
+    this.#starting.add(id);
+    try {
+      let row = await this.#store.get(id);
+      if (row && opts.takeOver && row.state === 'running') {
+        // The cluster queue handed over a job whose worker died (its lock expired): start it again here.
+        await this.#store.requeue(id);
+        row = await this.#store.get(id);
+      }
+      if (row) await this.#start(row);
+    } finally {
+      this.#starting.delete(id);
     }
-    if (row) await this.#start(row);
   }
 
+  /** Moves the record to running and runs the job; resolves when the run has ended. */
   async #start(row: JobRow): Promise<void> {
     if (row.attempts >= MAX_ATTEMPTS) {
       const err = new JobAbandonedError(`gave up after ${row.attempts} starts: the server stopped during each`);
@@ -123,9 +131,9 @@ export class JobRunner {
       return;
     }
     if (!(await this.#store.markRunning(row.id, Date.now()))) return;
-    if (this.#closing || this.#running.has(row.id)) {
-      // Closed (or started by another call) while the record moved: it goes back for the next start.
-      if (this.#closing) await this.#tryRequeue(row.id);
+    if (this.#closing) {
+      // Closed while the record moved: it goes back for the next start.
+      await this.#tryRequeue(row.id);
       return;
     }
     const run: Running = {
