@@ -180,7 +180,7 @@ export async function createApp(config: Config, logger: Logger, hooks: AppHooks 
   // Cluster mode: room broadcasts (job progress) reach sockets on every node.
   const clusterIo = config.redisUrl ? attachRedisAdapter(io, config.redisUrl) : null;
   attachSignaling(io, sessions, logger.child({ stage: 'signaling' }), { maxEventsPerS: config.maxSocketEventsPerS });
-  jobEvents.rooms = attachJobRooms(io, { authorizeWatch: (id, token) => withJobUrls(jobs.authorizeWatch(id, token)) }, logger.child({ stage: 'signaling' }), { maxWatchesPerSocket: config.maxJobTokensPerRequest });
+  jobEvents.rooms = attachJobRooms(io, { authorizeWatch: async (id, token) => withJobUrls(await jobs.authorizeWatch(id, token)) }, logger.child({ stage: 'signaling' }), { maxWatchesPerSocket: config.maxJobTokensPerRequest });
 
   let closing: Promise<void> | null = null;
   const close = () => {

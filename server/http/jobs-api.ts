@@ -216,12 +216,12 @@ async function route(req: IncomingMessage, res: ServerResponse, url: URL, deps: 
 
   if (p === '/api/jobs') {
     if (method === 'GET') {
-      sendJson(res, 200, jobs.listFor(credentialsOf(req, url, deps, false)).map(withJobUrls));
+      sendJson(res, 200, (await jobs.listFor(credentialsOf(req, url, deps, false))).map(withJobUrls));
       return;
     }
     if (method !== 'POST') throw new MethodNotAllowedError(`${method} ${p}: use GET or POST`);
     const client = clientOf(req);
-    jobs.checkCapacity(client);
+    await jobs.checkCapacity(client);
     const query = Object.fromEntries(url.searchParams);
     await withUpload(
       req,
@@ -254,7 +254,7 @@ async function route(req: IncomingMessage, res: ServerResponse, url: URL, deps: 
   const id = m[1]!;
   const sub = m[2];
   if (!sub) {
-    const job = jobs.authorize(id, credentialsOf(req, url, deps, false));
+    const job = await jobs.authorize(id, credentialsOf(req, url, deps, false));
     if (method === 'GET' || method === 'HEAD') {
       sendJson(res, 200, withJobUrls(job));
       return;
@@ -272,7 +272,7 @@ async function route(req: IncomingMessage, res: ServerResponse, url: URL, deps: 
   }
   if (method !== 'GET' && method !== 'HEAD') throw new MethodNotAllowedError(`${method} ${p}: use GET`);
   // <video src> and download links cannot send headers: these two take ?token= too.
-  const job = jobs.authorize(id, credentialsOf(req, url, deps, true));
+  const job = await jobs.authorize(id, credentialsOf(req, url, deps, true));
   if (sub === '/result') {
     const file = await jobs.resultPath(id);
     const stem = path.parse(job.inputName).name || 'video';

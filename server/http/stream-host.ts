@@ -29,6 +29,8 @@ export interface StreamDirectory {
   others(): Promise<{ summary: StreamSummary }[]>;
   /** A stream started or ended here: publish it now rather than at the next refresh. */
   refresh(): Promise<void>;
+  /** Whether the origin is another live node's: its pages play streams this node holds, after a 307. */
+  isPeerOrigin(origin: string): Promise<boolean>;
 }
 
 export interface StreamRoutesDeps {

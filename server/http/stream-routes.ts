@@ -36,10 +36,11 @@ export async function handleStreamRoutes(req: IncomingMessage, res: ServerRespon
   if (!isWhip && !isWhep && !isStreams) return false;
 
   const { config } = deps;
+  const playOrigins = isWhip ? config.embedOrigins : await playbackOrigins(req, deps);
   // WHIP is guarded by its token, so any page may publish; playback follows the embed origins.
   const cors: CorsPolicy = isWhip
     ? { origins: ['*'], methods: 'POST, PATCH, DELETE, OPTIONS', exposeHeaders: 'location, link, etag, x-stream-id' }
-    : { origins: config.embedOrigins, methods: 'GET, POST, DELETE, OPTIONS', exposeHeaders: 'location, link' };
+    : { origins: playOrigins, methods: 'GET, POST, DELETE, OPTIONS', exposeHeaders: 'location, link' };
   applyCors(req, res, cors);
 
   try {
@@ -48,7 +49,7 @@ export async function handleStreamRoutes(req: IncomingMessage, res: ServerRespon
       res.writeHead(204).end();
       return true;
     }
-    if (!isWhip && !originAllowed(req, config.embedOrigins, config.publicUrl)) {
+    if (!isWhip && !originAllowed(req, playOrigins, config.publicUrl)) {
       throw new ForbiddenError(`origin ${req.headers.origin} may not play streams from this server (EMBED_ORIGINS)`);
     }
     let m: RegExpExecArray | null;
@@ -85,6 +86,17 @@ export async function handleStreamRoutes(req: IncomingMessage, res: ServerRespon
     else res.end();
   }
   return true;
+}
+
+/**
+ * The origins whose pages may play: EMBED_ORIGINS, and in a cluster the request's origin when
+ * it is another node's, whose embed page was sent here by a 307 (redirectToOwner on that node).
+ */
+async function playbackOrigins(req: IncomingMessage, deps: StreamRoutesDeps): Promise<readonly string[]> {
+  const { embedOrigins } = deps.config;
+  const origin = req.headers.origin;
+  if (!deps.directory || typeof origin !== 'string' || embedOrigins.includes('*') || embedOrigins.includes(origin)) return embedOrigins;
+  return (await deps.directory.isPeerOrigin(origin)) ? [...embedOrigins, origin] : embedOrigins;
 }
 
 /**

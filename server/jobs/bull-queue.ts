@@ -5,8 +5,7 @@
  * stalled-job check on another node puts the job back in the wait list, and it runs again from
  * its first frame there.
  *
- * The job records stay in the store (the SQLite file in the shared DATA_DIR); BullMQ carries
- * only the job id. A record that says queued but has no BullMQ job (accepted while Redis was
+ * The job records are in Redis too (redis-store.ts); BullMQ carries only the job id. A record that says queued but has no BullMQ job (accepted while Redis was
  * unreachable, or requeued by a node that shut down) is enqueued again by `reconcile()`,
  * which every node runs every `jobStalledMs`: nothing accepted is lost.
  */
@@ -14,11 +13,11 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { StageLogger } from '../inference/index.js';
 import type { JobQueue, RunJob } from './queue.js';
-import type { JobStore } from './store.js';
+import type { JobRecords } from './records.js';
 
 export interface BullQueueOptions {
   redisUrl: string;
-  store: JobStore;
+  store: JobRecords;
   jobConcurrency: number;
   jobStalledMs: number;
   run: RunJob;
@@ -101,12 +100,16 @@ export class BullQueue implements JobQueue {
     return Object.values(counts).reduce((a, b) => a + b, 0);
   }
 
+  async holds(id: string): Promise<boolean> {
+    return (await this.#queue.getJobState(id)) !== 'unknown';
+  }
+
   /** Enqueues every record that says queued and that BullMQ does not hold. Never throws. */
   async reconcile(): Promise<number> {
     if (this.#closing || !this.reachable) return 0;
     let added = 0;
     try {
-      for (const id of this.#opts.store.queuedIds()) {
+      for (const id of await this.#opts.store.queuedIds()) {
         const state = await this.#queue.getJobState(id);
         if (state !== 'unknown' && state !== 'completed' && state !== 'failed') continue;
         if (state !== 'unknown') await this.#queue.remove(id);

@@ -15,7 +15,8 @@ import { hashToken, newToken } from '../shared/tokens.js';
 import { VIDEO_CONTAINERS } from '../codec/index.js';
 import { toSource } from './job-info.js';
 import { probeVideo, type VideoProbe } from './probe.js';
-import type { JobRow, JobStore } from './store.js';
+import type { JobRow } from './store.js';
+import type { JobRecords } from './records.js';
 import { resolveOutputSize } from './translate-video.js';
 
 export type IntakeConfig = Pick<
@@ -65,12 +66,12 @@ export async function checkJobRequest(c: IntakeConfig, req: JobRequest): Promise
 const QUEUE_RETRY_AFTER_S = 30;
 
 /** Refuses a new job when the queue (503), or this client's share of it (429), is full. */
-export function checkQueueCapacity(store: JobStore, config: IntakeConfig, client?: string): void {
-  const all = store.countActive();
+export async function checkQueueCapacity(store: JobRecords, config: IntakeConfig, client?: string): Promise<void> {
+  const all = await store.countActive();
   if (all >= config.maxQueuedJobs) {
     throw new BusyError(`the job queue is full (${all} jobs queued or running); try again later`, QUEUE_RETRY_AFTER_S);
   }
-  if (client !== undefined && store.countActive(client) >= config.maxQueuedJobsPerClient) {
+  if (client !== undefined && (await store.countActive(client)) >= config.maxQueuedJobsPerClient) {
     throw new RateLimitError(
       `you have ${config.maxQueuedJobsPerClient} job(s) queued or running, the most one client may have; wait for one to finish`,
       QUEUE_RETRY_AFTER_S,
@@ -113,7 +114,7 @@ export interface NewUpload {
  * token, which exists nowhere else once the caller has handed it out. A store failure leaves
  * nothing behind and is a StoreError (503).
  */
-export async function storeUpload(store: JobStore, jobsDir: string, c: IntakeConfig, u: NewUpload): Promise<{ row: JobRow; token: string }> {
+export async function storeUpload(store: JobRecords, jobsDir: string, c: IntakeConfig, u: NewUpload): Promise<{ row: JobRow; token: string }> {
   const id = randomUUID();
   const token = newToken();
   const dir = path.join(jobsDir, id);
@@ -121,7 +122,7 @@ export async function storeUpload(store: JobStore, jobsDir: string, c: IntakeCon
   mkdirSync(dir, { recursive: true });
   await rename(u.tempPath, path.join(dir, inputFile));
   try {
-    const row = store.insert({
+    const row = await store.insert({
       id,
       modelId: u.modelId,
       smoothing: u.smoothing,

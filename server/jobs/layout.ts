@@ -7,7 +7,7 @@
  * jobs/<id>/output.partial.mp4 while running, jobs/<id>/result.mp4.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { JobRow } from './store.js';
 
@@ -69,6 +69,25 @@ export class JobLayout {
       if (!known.has(name)) rmSync(dir, { recursive: true, force: true });
       else rmSync(path.join(dir, 'output.partial.mp4'), { force: true });
     }
+  }
+
+  /**
+   * Every folder under jobs/, with the last time it or a file in it changed (a run writing its
+   * partial output counts). A folder that vanishes meanwhile is left out.
+   */
+  jobFolders(): { id: string; lastChangeMs: number }[] {
+    const out: { id: string; lastChangeMs: number }[] = [];
+    for (const id of readdirSync(this.jobsDir)) {
+      const dir = this.jobDir(id);
+      try {
+        let last = statSync(dir).mtimeMs;
+        for (const name of readdirSync(dir)) last = Math.max(last, statSync(path.join(dir, name), { throwIfNoEntry: false })?.mtimeMs ?? 0);
+        out.push({ id, lastChangeMs: last });
+      } catch {
+        // Removed by another node (or not a folder): nothing to sweep.
+      }
+    }
+    return out;
   }
 
   /** The files of one job, gone. */

@@ -1,14 +1,15 @@
 /**
- * The video job queue: accepts probed uploads, keeps them in the SQLite store and the data
- * folder, runs up to `jobConcurrency` at a time through translateVideo, reports progress,
+ * The video job queue: accepts probed uploads, keeps them in the job records (SQLite in the
+ * data folder; Redis in a cluster) and the data folder, runs up to `jobConcurrency` at a time through translateVideo, reports progress,
  * cancels, resumes after a restart (a job that was running starts again from its first
  * frame) and deletes ended jobs after their time to live.
  *
  * A job belongs to whoever holds its token: a random capability returned once by submit(),
  * stored only as its SHA-256 (see access.ts). The queue is capped globally and per client.
  *
- * Store errors (SQLite: disk full, database locked) met in timers and callbacks fail the job
- * they concern, or are retried, and are logged; they never reach the event loop.
+ * Store errors (SQLite: disk full, database locked; Redis unreachable) met in timers and
+ * callbacks fail the job they concern, or are retried, and are logged; they never reach the
+ * event loop.
  *
  * Its parts: the queue (queue.ts; BullMQ in a cluster) picks what runs, the runner (runner.ts)
  * runs it, the layout (layout.ts) owns the data folder, recovery and expiry, intake.ts takes
@@ -34,16 +35,19 @@ import { ImageTranslator } from './images.js';
 import { toJobRecord } from './job-info.js';
 import { assertModelAvailable, checkJobRequest, type JobRequest, checkQueueCapacity, probeUpload, storeUpload } from './intake.js';
 import { GeneratorPool } from './pool.js';
-import { JobStore, type JobRow } from './store.js';
+import type { JobRow } from './store.js';
+import type { JobRecords } from './records.js';
 import { JobRunner } from './runner.js';
 import { JobLayout, sweepIntervalMs } from './layout.js';
 import type { JobQueue } from './queue.js';
-import { openJobQueue } from './open-queue.js';
+import { openJobQueue, openJobStores, type JobStores } from './open-queue.js';
+import { OrphanSweeper } from './orphans.js';
 import type { ImageResult } from './translate-image.js';
 
 export class JobManager {
   readonly #config: JobsConfig;
-  readonly #store: JobStore;
+  readonly #stores: JobStores;
+  readonly #store: JobRecords;
   readonly #pool: GeneratorPool;
   readonly #images: ImageTranslator;
   readonly #runner: JobRunner;
@@ -52,6 +56,7 @@ export class JobManager {
   readonly #log: StageLogger;
   readonly #opts: JobManagerOptions;
   readonly #sweepTimer: NodeJS.Timeout;
+  readonly #orphans: OrphanSweeper | null;
   #closing: Promise<void> | null = null;
 
   constructor(opts: JobManagerOptions) {
@@ -59,8 +64,8 @@ export class JobManager {
     this.#config = opts.config;
     this.#log = opts.logger ?? pino({ level: 'silent' });
     this.#layout = new JobLayout(this.#config.dataDir);
-    const file = this.#layout.sqliteFile;
-    this.#store = opts.openStore ? opts.openStore(file) : new JobStore(file);
+    this.#stores = openJobStores(this.#config, this.#layout.sqliteFile, opts.openStore);
+    this.#store = this.#stores.records;
     this.#pool = new GeneratorPool({ host: opts.host });
     this.#images = new ImageTranslator(this.#config, this.#pool);
     this.#runner = new JobRunner({
@@ -68,15 +73,28 @@ export class JobManager {
       pool: this.#pool,
       layout: this.#layout,
       log: this.#log,
-      onChange: (id) => this.#emitUpdate(id),
+      onChange: (id) => void this.#emitUpdate(id),
       onProgress: opts.onProgress,
       progressIntervalMs: opts.progressIntervalMs,
     });
     this.#recover();
-    this.sweep();
-    this.#sweepTimer = setInterval(() => this.sweep(), sweepIntervalMs(this.#config.jobTtlHours * 3_600_000));
+    void this.sweep();
+    this.#sweepTimer = setInterval(() => {
+      void this.sweep();
+      void this.#orphans?.sweep();
+    }, sweepIntervalMs(this.#config.jobTtlHours * 3_600_000));
     this.#sweepTimer.unref();
-    this.#queue = openJobQueue({ config: this.#config, store: this.#store, runner: this.#runner, log: this.#log, name: opts.queueName });
+    const queue = openJobQueue({ config: this.#config, stores: this.#stores, runner: this.#runner, log: this.#log, name: opts.queueName });
+    this.#queue = queue;
+    // Cluster mode: folders no job owns, which a single node removes in #recover.
+    this.#orphans = this.#config.redisUrl
+      ? new OrphanSweeper(this.#layout, { reachable: () => this.#reachable, hasRecord: async (id) => (await this.#store.get(id)) !== null, queueHolds: (id) => queue.holds(id) }, this.#log)
+      : null;
+  }
+
+  /** Cluster mode: removes job folders that no job owns, past a grace period (orphans.ts); returns how many. Never throws. */
+  sweepOrphans(nowMs = Date.now()): Promise<number> {
+    return this.#closing || !this.#orphans ? Promise.resolve(0) : this.#orphans.sweep(nowMs);
   }
 
   /** Where uploads in flight are written. */
@@ -96,19 +114,20 @@ export class JobManager {
   /** Start-up: uploads in flight were never accepted; jobs that were running go back in the queue. */
   #recover(): void {
     // In a cluster the other nodes' runs and uploads are live: BullMQ's stalled check and reconcile recover instead.
-    if (this.#config.redisUrl) return;
-    const requeued = this.#store.requeueInterrupted();
+    if (this.#stores.kind !== 'sqlite') return;
+    const sqlite = this.#stores.records;
+    const requeued = sqlite.requeueInterrupted();
     if (requeued.length) this.#log.info({ jobs: requeued }, 'jobs interrupted by a restart are queued again');
-    this.#layout.recover(this.#store);
+    this.#layout.recover(sqlite);
   }
 
   /** Deletes ended jobs past their time to live; returns how many. Runs from a timer: never throws. */
-  sweep(nowMs = Date.now()): number {
+  async sweep(nowMs = Date.now()): Promise<number> {
     if (this.#closing) return 0;
     try {
       const cutoff = nowMs - this.#config.jobTtlHours * 3_600_000;
-      const ids = this.#store.expired(cutoff);
-      for (const id of ids) this.#deleteJob(id);
+      const ids = await this.#store.expired(cutoff);
+      for (const id of ids) await this.#deleteJob(id);
       if (ids.length) this.#log.info({ jobs: ids.length }, 'expired jobs deleted');
       return ids.length;
     } catch (err) {
@@ -117,18 +136,18 @@ export class JobManager {
     }
   }
 
-  #deleteJob(id: string): void {
-    const row = this.#store.get(id);
-    this.#store.delete(id);
+  async #deleteJob(id: string): Promise<void> {
+    const row = await this.#store.get(id);
+    await this.#store.delete(id);
     this.#layout.removeJob(id);
     if (row) this.#opts.onUpdate?.({ ...this.#info(row), state: 'deleted' });
   }
 
   /** Refuses a new job when the queue (503), or this client's share of it (429), is full. */
-  checkCapacity(client?: string): void {
+  async checkCapacity(client?: string): Promise<void> {
     if (this.#closing) throw new ClosedError('the server is shutting down');
-    if (!this.#queue.reachable) throw new BusyError('the job queue is unreachable; try again shortly', 5);
-    checkQueueCapacity(this.#store, this.#config, client);
+    if (!this.#reachable) throw new BusyError('the job queue is unreachable; try again shortly', 5);
+    await checkQueueCapacity(this.#store, this.#config, client);
   }
 
   /** Validates a job request (model, smoothing, output size) before its upload is read. Returns the model id. */
@@ -150,10 +169,10 @@ export class JobManager {
   async submit(req: SubmitRequest): Promise<JobRecord & { token: string }> {
     try {
       const modelId = await this.checkRequest(req);
-      this.checkCapacity(req.client);
+      await this.checkCapacity(req.client);
       const { probe, out } = await probeUpload(req.tempPath, JSON.stringify(req.inputName), { width: req.outputWidth, height: req.outputHeight }, this.#config);
       // Checked again: the probe took time, and other uploads may have been accepted meanwhile.
-      this.checkCapacity(req.client);
+      await this.checkCapacity(req.client);
       const { row, token } = await storeUpload(this.#store, this.#layout.jobsDir, this.#config, {
         tempPath: req.tempPath,
         inputName: req.inputName,
@@ -173,12 +192,12 @@ export class JobManager {
   }
 
   /** The job, if the credentials hold its token (or an operator token); see access.ts for the errors. */
-  authorize(id: string, creds: JobCredentials): JobRecord {
-    return this.#info(authorizeRow(this.#store.get(id), id, creds));
+  async authorize(id: string, creds: JobCredentials): Promise<JobRecord> {
+    return this.#info(authorizeRow(await this.#store.get(id), id, creds));
   }
 
   /** For `job:watch` on socket.io: one token, the job's own or an operator token. */
-  authorizeWatch(id: string, token: string): JobRecord {
+  authorizeWatch(id: string, token: string): Promise<JobRecord> {
     return this.authorize(id, this.credentials([token]));
   }
 
@@ -188,33 +207,33 @@ export class JobManager {
     return { tokens, operator: ops.length > 0 && tokens.some((t) => tokenIsOneOf(t, ops)) };
   }
 
-  get(id: string): JobRecord {
-    const row = this.#store.get(id);
+  async get(id: string): Promise<JobRecord> {
+    const row = await this.#store.get(id);
     if (!row) throw new JobNotFoundError(`no job ${id}`);
     return this.#info(row);
   }
 
   /** Every job (newest first): for operators and tests. */
-  list(): JobRecord[] {
-    return this.#store.list().map((r) => this.#info(r));
+  async list(): Promise<JobRecord[]> {
+    return (await this.#store.list()).map((r) => this.#info(r));
   }
 
   /** The jobs these credentials may see: every job for an operator, else those whose tokens are presented. */
-  listFor(creds: JobCredentials): JobRecord[] {
-    const rows = creds.operator ? this.#store.list() : this.#store.listByTokenHashes(creds.tokens.map(hashToken));
+  async listFor(creds: JobCredentials): Promise<JobRecord[]> {
+    const rows = await (creds.operator ? this.#store.list() : this.#store.listByTokenHashes(creds.tokens.map(hashToken)));
     return rows.map((r) => this.#info(r));
   }
 
   /** Where a done job's MP4 is. */
   async resultPath(id: string): Promise<string> {
-    const row = this.#store.get(id);
+    const row = await this.#store.get(id);
     if (!row) throw new JobNotFoundError(`no job ${id}`);
     if (row.state !== 'done') throw new JobStateError(`job ${id} is ${row.state}; its result is not available`);
     return this.#layout.resultPath(id);
   }
 
   async inputPath(id: string): Promise<{ path: string; name: string; file: string }> {
-    const row = this.#store.get(id);
+    const row = await this.#store.get(id);
     if (!row) throw new JobNotFoundError(`no job ${id}`);
     return { path: this.#layout.inputPath(row), name: row.inputName, file: row.inputFile };
   }
@@ -225,17 +244,17 @@ export class JobManager {
    * job as it now is, or null when deleted.
    */
   async cancel(id: string): Promise<JobRecord | null> {
-    const row = this.#store.get(id);
+    const row = await this.#store.get(id);
     if (!row) throw new JobNotFoundError(`no job ${id}`);
     if (row.state !== 'running') {
       await this.#runner.settled(id);
       await this.#queue.remove(id);
-      this.#deleteJob(id);
+      await this.#deleteJob(id);
       return null;
     }
-    this.#store.markCancelled(id, Date.now());
+    await this.#store.markCancelled(id, Date.now());
     await this.#runner.stop(id, new JobCancelledError('cancelled by request'));
-    const info = this.get(id);
+    const info = await this.get(id);
     this.#opts.onUpdate?.(info);
     return info;
   }
@@ -247,9 +266,9 @@ export class JobManager {
   }
 
   /** Emits a job's current state; a store that fails here only costs the event. */
-  #emitUpdate(id: string): void {
+  async #emitUpdate(id: string): Promise<void> {
     try {
-      const row = this.#store.get(id);
+      const row = await this.#store.get(id);
       if (row) this.#opts.onUpdate?.(this.#info(row));
     } catch (err) {
       this.#log.warn({ job: id, err: asCycleStreamError(err, StoreError).message }, 'job update not sent: the job store failed');
@@ -267,7 +286,12 @@ export class JobManager {
 
   /** Cluster mode: whether Redis is reachable now; null for the embedded queue. */
   get redisConnected(): boolean | null {
-    return this.#queue.clustered ? this.#queue.reachable : null;
+    return this.#queue.clustered ? this.#reachable : null;
+  }
+
+  /** Cluster mode: the queue's and the records' connections to Redis are both up (each reconnects on its own). */
+  get #reachable(): boolean {
+    return this.#queue.reachable && (this.#stores.kind !== 'redis' || this.#stores.records.reachable);
   }
 
   /** Jobs now running (their ids). */
@@ -282,11 +306,12 @@ export class JobManager {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       clearInterval(this.#sweepTimer);
+      this.#orphans?.close();
       this.#images.close();
       await this.#queue.close();
       await this.#runner.close(new JobCancelledError('the server is shutting down'));
       await this.#pool.close();
-      this.#store.close();
+      await this.#store.close();
     })();
     return this.#closing;
   }

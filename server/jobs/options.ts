@@ -39,7 +39,7 @@ export interface JobManagerOptions {
   onProgress?: (progress: JobProgress) => void;
   /** Progress events per job at most this often. Default 250 ms. */
   progressIntervalMs?: number;
-  /** Opens the job store; tests pass one that fails on cue. Default: a JobStore on the file. */
+  /** Opens the SQLite job store (one node; a cluster keeps its records in Redis); tests pass one that fails on cue. Default: a JobStore on the file. */
   openStore?: (file: string) => JobStore;
   /** Cluster mode: the BullMQ queue's name; tests give each cluster its own. */
   queueName?: string;

@@ -22,13 +22,15 @@ export interface JobQueue {
   remove(id: string): Promise<void>;
   /** Jobs waiting for a worker, over every node. */
   depth(): Promise<number>;
+  /** Whether the queue knows a job by this id, in any state (cluster mode's orphan sweep); throws when it cannot say. */
+  holds(id: string): Promise<boolean>;
   /** No job starts after this; runs in progress are the runner's to stop. Idempotent. */
   close(): Promise<void>;
 }
 
 /**
- * Runs one job to its end (done, failed, cancelled or requeued) and never rejects; throws at
- * once when the store fails before the run starts.
+ * Runs one job to its end (done, failed, cancelled or requeued); rejects only when the store
+ * failed before the run started (the queue tries again later).
  */
 export type RunJob = (id: string) => Promise<void>;
 
@@ -68,6 +70,11 @@ export class EmbeddedQueue implements JobQueue {
     return Math.max(0, this.#opts.store.countActive() - this.#inFlight.size);
   }
 
+  async holds(): Promise<boolean> {
+    // Nothing but the rows: a job this queue knows has a row.
+    return false;
+  }
+
   /** Starts queued jobs while there is room; deferred, so a burst of calls schedules once. */
   #schedule(): void {
     if (this.#scheduled || this.#closed) return;
@@ -88,12 +95,19 @@ export class EmbeddedQueue implements JobQueue {
   }
 
   #start(id: string): void {
-    const done = this.#opts.run(id);
     this.#inFlight.add(id);
-    void done.finally(() => {
-      this.#inFlight.delete(id);
-      this.#schedule();
-    });
+    this.#opts.run(id).then(
+      () => {
+        this.#inFlight.delete(id);
+        this.#schedule();
+      },
+      (err: unknown) => {
+        // Not at once: a store that keeps failing would otherwise be asked in a tight loop.
+        this.#inFlight.delete(id);
+        this.#opts.log.error({ err: asCycleStreamError(err, StoreError).message }, 'the job store failed while starting jobs; trying again');
+        this.#retryLater();
+      },
+    );
   }
 
   #retryLater(): void {

@@ -12,11 +12,12 @@ import { InferenceError, JobAbandonedError, JobCancelledError, StoreError, asCyc
 import { progressOf, recordProgress, type RunCounters } from './progress.js';
 import type { GeneratorPool } from './pool.js';
 import type { JobLayout } from './layout.js';
-import type { JobRow, JobStore } from './store.js';
+import type { JobRow } from './store.js';
+import type { JobRecords } from './records.js';
 import { translateVideo } from './translate-video.js';
 
 export interface JobRunnerOptions {
-  store: JobStore;
+  store: JobRecords;
   pool: GeneratorPool;
   layout: JobLayout;
   log: StageLogger;
@@ -42,8 +43,10 @@ interface Running extends RunCounters {
 
 export class JobRunner {
   readonly #opts: JobRunnerOptions;
-  readonly #store: JobStore;
+  readonly #store: JobRecords;
   readonly #running = new Map<string, Running>();
+  /** Ids in run(), from before the store is read until the run ends: a second run() of one must not start it again. */
+  readonly #starting = new Set<string>();
   readonly #retryTimers = new Set<NodeJS.Timeout>();
   readonly #log: StageLogger;
   #closing = false;
@@ -88,41 +91,51 @@ export class JobRunner {
   }
 
   /** Marks a job failed; if the store fails too, tries again later (a restart requeues it meanwhile). */
-  #recordFailure(id: string, code: string, message: string): void {
+  async #recordFailure(id: string, code: string, message: string): Promise<void> {
     try {
-      this.#store.markFailed(id, Date.now(), code, message);
+      await this.#store.markFailed(id, Date.now(), code, message);
       this.#opts.onChange(id);
     } catch (err) {
       this.#log.error({ job: id, err: asCycleStreamError(err, StoreError).message }, 'could not record the job failure; trying again');
-      this.#retryLater(() => this.#recordFailure(id, code, message));
+      this.#retryLater(() => void this.#recordFailure(id, code, message));
     }
   }
 
   /**
    * Runs one job (the queue calls this when a worker is free) and resolves when the run has
-   * ended, whatever its end. The row moves to running before this returns its promise.
-   * `takeOver`: a record left running by another node is this node's to run.
-   * A store that fails before the run starts throws here, synchronously: the queue retries.
+   * ended, whatever its end. `takeOver`: a record left running by another node is this node's
+   * to run. A store that fails before the run starts rejects: the queue tries again later.
    */
-  run(id: string, opts: { takeOver?: boolean } = {}): Promise<void> {
-    if (this.#closing || this.#running.has(id)) return Promise.resolve();
-    let row = this.#store.get(id);
-    if (row && opts.takeOver && row.state === 'running') {
-      // The cluster queue handed over a job whose worker died (its lock expired): start it again here.
-      this.#store.requeue(id);
-      row = this.#store.get(id);
+  async run(id: string, opts: { takeOver?: boolean } = {}): Promise<void> {
+    if (this.#closing || this.#running.has(id) || this.#starting.has(id)) return;
+    this.#starting.add(id);
+    try {
+      let row = await this.#store.get(id);
+      if (row && opts.takeOver && row.state === 'running') {
+        // The cluster queue handed over a job whose worker died (its lock expired): start it again here.
+        await this.#store.requeue(id);
+        row = await this.#store.get(id);
+      }
+      if (row) await this.#start(row);
+    } finally {
+      this.#starting.delete(id);
     }
-    return row ? this.#start(row) : Promise.resolve();
   }
 
-  #start(row: JobRow): Promise<void> {
+  /** Moves the record to running and runs the job; resolves when the run has ended. */
+  async #start(row: JobRow): Promise<void> {
     if (row.attempts >= MAX_ATTEMPTS) {
       const err = new JobAbandonedError(`gave up after ${row.attempts} starts: the server stopped during each`);
-      this.#store.markFailed(row.id, Date.now(), err.code, err.message);
+      await this.#store.markFailed(row.id, Date.now(), err.code, err.message);
       this.#opts.onChange(row.id);
-      return Promise.resolve();
+      return;
     }
-    if (!this.#store.markRunning(row.id, Date.now())) return Promise.resolve();
+    if (!(await this.#store.markRunning(row.id, Date.now()))) return;
+    if (this.#closing) {
+      // Closed while the record moved: it goes back for the next start.
+      await this.#tryRequeue(row.id);
+      return;
+    }
     const run: Running = {
       controller: new AbortController(),
       done: Promise.resolve(),
@@ -173,7 +186,7 @@ export class JobRunner {
       const { size } = await stat(result);
       let marked: boolean;
       try {
-        marked = this.#store.markDone(row.id, Date.now(), size, res.frames);
+        marked = await this.#store.markDone(row.id, Date.now(), size, res.frames);
       } catch (err) {
         // The store's failure, not the model's: the job fails as STORE_FAILED and the generator is kept.
         throw asCycleStreamError(err, StoreError);
@@ -190,12 +203,12 @@ export class JobRunner {
       const reason: unknown = signal.aborted ? signal.reason : null;
       if (signal.aborted && !(reason instanceof StoreError)) {
         // Shutting down: back to the queue for the next start. Otherwise cancel() already marked it.
-        if (this.#closing) this.#tryRequeue(row.id);
+        if (this.#closing) await this.#tryRequeue(row.id);
       } else {
         const e = reason instanceof StoreError ? reason : asCycleStreamError(err, InferenceError);
         broken = e instanceof InferenceError;
         this.#log.warn({ job: row.id, err: e.message, code: e.code }, 'job failed');
-        this.#recordFailure(row.id, e.code, e.message);
+        await this.#recordFailure(row.id, e.code, e.message);
         return;
       }
     } finally {
@@ -204,9 +217,9 @@ export class JobRunner {
     this.#opts.onChange(row.id);
   }
 
-  #tryRequeue(id: string): void {
+  async #tryRequeue(id: string): Promise<void> {
     try {
-      this.#store.requeue(id);
+      await this.#store.requeue(id);
     } catch (err) {
       // Left as running in the store: the next start requeues it all the same.
       this.#log.warn({ job: id, err: asCycleStreamError(err, StoreError).message }, 'could not requeue the job at shutdown');
@@ -218,24 +231,25 @@ export class JobRunner {
     recordProgress(run, now, framesDone, framesTotal);
     if (now - run.lastSaveMs >= PROGRESS_SAVE_MS) {
       run.lastSaveMs = now;
-      try {
-        this.#store.saveProgress(id, framesDone, framesTotal);
-        if (!this.#store.isRunning(id)) {
-          // Cancelled through another node: this run's record no longer says running.
-          run.controller.abort(new JobCancelledError('cancelled by request'));
-          return;
-        }
-      } catch (err) {
-        // Called from inside the runner: stop the run, and #execute records the failure.
-        const e = asCycleStreamError(err, StoreError);
-        run.controller.abort(e instanceof StoreError ? e : new StoreError(e.message, { cause: err }));
-        return;
-      }
+      void this.#saveProgress(id, run, framesDone, framesTotal);
     }
     const interval = this.#opts.progressIntervalMs ?? 250;
     if (now - run.lastEmitMs >= interval || framesDone === framesTotal) {
       run.lastEmitMs = now;
       this.#opts.onProgress?.(progressOf(id, 'running', run));
+    }
+  }
+
+  /** Saves a run's progress, and stops the run if its record no longer says running. Never rejects. */
+  async #saveProgress(id: string, run: Running, framesDone: number, framesTotal: number): Promise<void> {
+    try {
+      await this.#store.saveProgress(id, framesDone, framesTotal);
+      // Cancelled through another node: this run's record no longer says running.
+      if (!(await this.#store.isRunning(id))) run.controller.abort(new JobCancelledError('cancelled by request'));
+    } catch (err) {
+      // Called from inside the runner: stop the run, and #execute records the failure.
+      const e = asCycleStreamError(err, StoreError);
+      run.controller.abort(e instanceof StoreError ? e : new StoreError(e.message, { cause: err }));
     }
   }
 

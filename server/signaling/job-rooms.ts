@@ -10,7 +10,7 @@ import type { SignalingServer } from './handler.js';
 
 /** What the rooms need from the job queue: the job, if the token opens it (else a typed error). */
 export interface JobWatchPort {
-  authorizeWatch(id: string, token: string): JobInfo;
+  authorizeWatch(id: string, token: string): Promise<JobInfo>;
 }
 
 const ROOM_PREFIX = 'job:';
@@ -37,16 +37,21 @@ export interface JobRooms {
  */
 export function attachJobRooms(io: SignalingServer, jobs: JobWatchPort, logger: Logger, opts: { maxWatchesPerSocket: number }): JobRooms {
   io.on('connection', (socket) => {
-    socket.on('job:watch', (payload, rawAck) => {
+    socket.on('job:watch', async (payload, rawAck) => {
       const ack = safeAck<{ job: JobInfo }>(rawAck);
       try {
         const { id, token } = parseWatch(payload);
         const room = jobRoom(id);
-        const watching = [...socket.rooms].filter((r) => r.startsWith(ROOM_PREFIX)).length;
-        if (!socket.rooms.has(room) && watching >= opts.maxWatchesPerSocket) {
-          throw new RateLimitError(`one connection may watch ${opts.maxWatchesPerSocket} jobs at most`, 1);
-        }
-        const job = jobs.authorizeWatch(id, token);
+        const checkRoom = () => {
+          const watching = [...socket.rooms].filter((r) => r.startsWith(ROOM_PREFIX)).length;
+          if (!socket.rooms.has(room) && watching >= opts.maxWatchesPerSocket) {
+            throw new RateLimitError(`one connection may watch ${opts.maxWatchesPerSocket} jobs at most`, 1);
+          }
+        };
+        checkRoom();
+        const job = await jobs.authorizeWatch(id, token);
+        // Again: other watches on this socket may have joined while the job was read.
+        checkRoom();
         void socket.join(room);
         ack({ ok: true, job });
       } catch (err) {

@@ -1,6 +1,6 @@
 /**
- * Cluster tests' pieces: a real redis-server on a free loopback port (no persistence, its own
- * temporary folder), and real cyclestream nodes, each its own process (server/main.ts), so a
+ * Cluster tests' pieces: a real redis-server on a free loopback port (its own temporary
+ * folder; no persistence unless asked for), and real cyclestream nodes, each its own process (server/main.ts), so a
  * test can kill one with SIGKILL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -41,17 +41,19 @@ export interface TestRedis {
   readonly url: string;
   /** SIGTERM; with no persistence, everything Redis held is gone. */
   stop(): Promise<void>;
-  /** Again on the same port (empty). */
+  /** Again on the same port: empty, or with `appendOnly` what it held when stopped. */
   start(): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startRedis(): Promise<TestRedis> {
+/** `appendOnly`: every write goes to the append-only file before it is acknowledged, as a cluster's Redis should run. */
+export async function startRedis(opts: { appendOnly?: boolean } = {}): Promise<TestRedis> {
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'cyclestream-redis-'));
   let proc: ChildProcess | null = null;
   const start = async () => {
-    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+    const persistence = opts.appendOnly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir], { stdio: 'ignore' });
     if (!(await waitFor(() => answersPing(port), 10_000, 50))) throw new Error('redis-server did not start');
   };
   const stop = async () => {

@@ -135,7 +135,7 @@ test('job route: every reference format and polyglot is refused with 415, and th
   } finally {
     watch.stop();
   }
-  assert.deepEqual(srv.app.jobs.list(), [], 'no job was made');
+  assert.deepEqual(await srv.app.jobs.list(), [], 'no job was made');
   assert.deepEqual(readdirSync(path.join(dataDir, 'uploads')), [], 'no upload kept');
   assert.deepEqual(readdirSync(path.join(dataDir, 'jobs')), []);
 });

@@ -147,6 +147,6 @@ test('duration and frame count are capped from the container header (413, one lo
     assert.match(res.body.error.message, message, what);
     assert.equal(refusals(shortLog, 'VIDEO_TOO_LONG').length, before + 1, `${what}: one log line`);
   }
-  assert.deepEqual(short.app.jobs.list(), []);
+  assert.deepEqual(await short.app.jobs.list(), []);
   assert.deepEqual(uploads(shortData.dir), []);
 });

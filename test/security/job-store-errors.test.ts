@@ -129,14 +129,14 @@ async function submit(jobs: JobManager, clip: string, modelId: string) {
   return jobs.submit({ tempPath, inputName: path.basename(clip), modelId, smoothing: 0 });
 }
 
-const ended = (jobs: JobManager, id: string) => () => ['done', 'failed', 'cancelled'].includes(jobs.get(id).state);
+const ended = (jobs: JobManager, id: string) => async () => ['done', 'failed', 'cancelled'].includes((await jobs.get(id)).state);
 
 test('disk full while saving progress (inside the runner\'s callback): the job fails, the next one runs', async (t) => {
   await withManager(async (jobs, store, log) => {
     store.fail('saveProgress', 'full', 1000);
     const job = await submit(jobs, CLIPS.cows, 'slow');
     assert.ok(await waitFor(ended(jobs, job.id), 120_000, 50));
-    const failed = jobs.get(job.id);
+    const failed = await jobs.get(job.id);
     t.diagnostic(`${failed.state} after ${failed.framesDone} frames: ${failed.error?.code} ${failed.error?.message}`);
     assert.ok(store.thrown.includes('saveProgress'), 'the error was injected');
     assert.equal(failed.state, 'failed');
@@ -145,7 +145,7 @@ test('disk full while saving progress (inside the runner\'s callback): the job f
     store.armed.clear();
     const next = await submit(jobs, CLIPS.mpeg4, 'invert');
     assert.ok(await waitFor(ended(jobs, next.id), 60_000, 50));
-    assert.equal(jobs.get(next.id).state, 'done');
+    assert.equal((await jobs.get(next.id)).state, 'done');
   });
   assert.deepEqual(crashes, []);
 });
@@ -155,9 +155,9 @@ test('locked when marking a job done, and again when marking it failed: retried 
     store.fail('markDone', 'locked');
     store.fail('markFailed', 'locked', 2);
     const job = await submit(jobs, CLIPS.mpeg4, 'invert');
-    assert.ok(await waitFor(() => jobs.get(job.id).state === 'failed', 30_000, 50), JSON.stringify(jobs.get(job.id)));
+    assert.ok(await waitFor(async () => (await jobs.get(job.id)).state === 'failed', 30_000, 50), JSON.stringify(await jobs.get(job.id)));
     assert.deepEqual(store.thrown, ['markDone', 'markFailed', 'markFailed']);
-    assert.equal(jobs.get(job.id).error?.code, 'STORE_FAILED');
+    assert.equal((await jobs.get(job.id)).error?.code, 'STORE_FAILED');
     assert.equal(log.filter((l) => l.msg === 'could not record the job failure; trying again').length, 2);
     assert.deepEqual(jobs.runningIds(), []);
   });
@@ -169,14 +169,14 @@ test('disk full when starting a job (setImmediate) or in the clean-up timer: log
     store.fail('markRunning', 'full', 2);
     const job = await submit(jobs, CLIPS.mpeg4, 'invert');
     assert.ok(await waitFor(ended(jobs, job.id), 60_000, 50));
-    assert.equal(jobs.get(job.id).state, 'done', 'started on a later try');
+    assert.equal((await jobs.get(job.id)).state, 'done', 'started on a later try');
     assert.deepEqual(store.thrown, ['markRunning', 'markRunning']);
     assert.equal(log.filter((l) => l.msg === 'the job store failed while starting jobs; trying again').length, 2);
 
     store.fail('expired', 'locked');
-    assert.equal(jobs.sweep(Date.now() + 365 * 24 * 3_600_000), 0, 'a failed sweep deletes nothing and throws nothing');
+    assert.equal(await jobs.sweep(Date.now() + 365 * 24 * 3_600_000), 0, 'a failed sweep deletes nothing and throws nothing');
     assert.ok(log.some((l) => l.msg === 'job clean-up failed; trying again at the next sweep'));
-    assert.equal(jobs.sweep(Date.now() + 365 * 24 * 3_600_000), 1, 'the next sweep does its work');
+    assert.equal(await jobs.sweep(Date.now() + 365 * 24 * 3_600_000), 1, 'the next sweep does its work');
   });
   assert.deepEqual(crashes, []);
 });
@@ -187,7 +187,7 @@ test('disk full when accepting an upload: a StoreError (503) for that request, n
     await assert.rejects(submit(jobs, CLIPS.mpeg4, 'invert'), (err: unknown) => err instanceof StoreError && err.status === 503);
     assert.deepEqual(readdirSync(path.join(dataDir, 'uploads')), []);
     assert.deepEqual(readdirSync(path.join(dataDir, 'jobs')), []);
-    assert.deepEqual(jobs.list(), []);
+    assert.deepEqual(await jobs.list(), []);
   });
   assert.deepEqual(crashes, []);
 });

@@ -6,11 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
 import { chromiumAvailable, launchChromium } from '../helpers/browser.js';
 import { startTestApp, waitFor } from '../helpers/app.js';
+import { hostSite } from '../helpers/host-site.js';
 import { webcamClip } from '../helpers/clips.js';
 import { PROBE_SOURCE, median, type ProbeHandle } from './frame-probe.js';
 import { WHIP_CLIENT_SOURCE, type WhipClientWindow } from './whip-client.js';
@@ -31,17 +30,6 @@ function hostPage(server: string, streamId: string, withComponent: boolean): str
   return `<!doctype html><meta charset="utf-8"><title>someone's page</title>
 <iframe id="embed" src="${server}/embed/${streamId}" width="320" height="240" allow="autoplay" style="border:0"></iframe>
 ${withComponent ? `<script src="${server}/cyclestream-player.js"></script><cyclestream-player id="tag" stream="${streamId}" server="${server}" style="width:320px"></cyclestream-player>` : ''}`;
-}
-
-/** A tiny site on its own origin: the pages above, nothing from the cyclestream server. */
-async function hostSite(pages: Map<string, string>): Promise<{ origin: string; close(): Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    const page = pages.get(new URL(req.url ?? '/', 'http://x').pathname);
-    res.writeHead(page ? 200 : 404, { 'content-type': 'text/html; charset=utf-8' }).end(page ?? 'not found');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { origin: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
 async function probeViewer(page: Page, videoId: string, ms: number) {

@@ -437,11 +437,14 @@
         if (gen !== this._gen) return;
         var headers = { 'content-type': 'application/sdp', accept: 'application/sdp' };
         if (token) headers.authorization = 'Bearer ' + token;
-        res = await this._fetch(server + '/whep/' + encodeURIComponent(id), {
-          method: 'POST',
-          headers: headers,
-          body: pc.localDescription ? pc.localDescription.sdp : '',
-        });
+        var offer = { method: 'POST', headers: headers, body: pc.localDescription ? pc.localDescription.sdp : '' };
+        res = await this._fetch(server + '/whep/' + encodeURIComponent(id), offer);
+        if (res.status === 401 && token && res.redirected && res.url) {
+          // In a cluster the offer may be redirected (307) to the stream's node, and browsers drop
+          // Authorization when a redirect crosses origins: the same offer goes there directly.
+          if (gen !== this._gen) return;
+          res = await this._fetch(res.url, offer);
+        }
       } catch (err) {
         if (gen !== this._gen || isAbort(err)) return;
         this._fail(res === undefined && err instanceof TypeError ? "Can't reach the stream server." : errorMessage(err), true);

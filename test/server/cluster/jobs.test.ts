@@ -1,12 +1,13 @@
 /**
- * Cluster mode, jobs: real nodes (separate processes) on one real Redis and one shared DATA_DIR.
- * A job taken in by one node runs on another, its progress reaches a socket on the first, a
- * worker killed mid-job hands its job to a node that is still alive, and an outage of Redis
- * refuses new work (503) without losing what was accepted.
+ * Cluster mode, jobs: real nodes (separate processes) on one real Redis (append-only, as
+ * README asks) and one shared DATA_DIR. A job taken in by one node runs on another, its
+ * progress reaches a socket on the first and its record answers on any node, a worker killed
+ * mid-job hands its job to a node that is still alive, and an outage of Redis refuses new work
+ * (503) without losing what was accepted.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openAsBlob } from 'node:fs';
+import { existsSync, openAsBlob } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { JobProgress } from '../../../server/contract/index.js';
@@ -23,7 +24,7 @@ let data: Awaited<ReturnType<typeof tempDir>>;
 const nodes: TestNode[] = [];
 
 before(async () => {
-  redis = await startRedis();
+  redis = await startRedis({ appendOnly: true });
   models = await scratchModels();
   // Slow on purpose, so a run lasts long enough to kill its node mid-way.
   await writeConvStackModel(models.dir, 'slow', 32, 6);
@@ -75,7 +76,8 @@ test('a job taken in by node A runs on node B; a socket on A sees its progress; 
   t.diagnostic(`${progress.length} progress events on A for a job B ran`);
   socket.close();
 
-  // The token is checked against the shared records: node B answers for a job A took in.
+  // The token is checked against the shared records (in Redis, not in DATA_DIR): node B answers for a job A took in.
+  assert.equal(existsSync(path.join(data.dir, 'jobs.sqlite')), false, 'no SQLite records in cluster mode');
   assert.equal((await getJob(b.url, job.id, job.token)).state, 'done');
   assert.equal((await fetch(`${b.url}/api/jobs/${job.id}`, { headers: bearer('not-the-token-000') })).status >= 400, true);
   const res = await fetch(`${a.url}/api/jobs/${job.id}/result`, { headers: bearer(job.token) });
@@ -122,7 +124,7 @@ test('a worker killed with SIGKILL mid-job: the job completes on another node, w
 test('Redis stopped: 503 with Retry-After while it is down, then recovery, and nothing accepted is lost', async () => {
   const a = await node('a3', 1);
   const clip = await fixtures.aacClip();
-  // One runs, one waits: both must end done although Redis loses everything (no persistence).
+  // One runs, one waits: both must end done after Redis restarts from its append-only file.
   const first = await createJob(a.url, await openAsBlob(clip), 'one.mp4', { modelId: 'slow' });
   const second = await createJob(a.url, await openAsBlob(clip), 'two.mp4', { modelId: 'invert' });
   await redis.stop();
@@ -136,4 +138,23 @@ test('Redis stopped: 503 with Retry-After while it is down, then recovery, and n
   const third = await createJob(a.url, await openAsBlob(clip), 'three.mp4', { modelId: 'invert' });
   assert.equal((await waitEnded(a.url, third.id, third.token)).state, 'done');
   await a.kill('SIGTERM');
+});
+
+test('queue limits hold across nodes, and a job taken in by one node is cancelled through another', async () => {
+  // No workers anywhere: accepted jobs stay queued and hold their places.
+  const limits = { MAX_QUEUED_JOBS_PER_CLIENT: '1', MAX_QUEUED_JOBS: '2' };
+  const [a, b] = [await node('a4', 0, limits), await node('b4', 0, limits)];
+  const clip = await openAsBlob(await fixtures.aacClip());
+  const first = await createJob(a.url, clip, 'one.mp4', { modelId: 'invert' });
+  const again = await uploadJob(b.url, clip, 'two.mp4', { modelId: 'invert' });
+  assert.equal(again.status, 429, "B counts this client's job on A");
+  assert.ok(Number(again.headers.get('retry-after')) > 0);
+  assert.equal((await getJob(b.url, first.id, first.token)).state, 'queued');
+  const gone = await fetch(`${b.url}/api/jobs/${first.id}`, { method: 'DELETE', headers: bearer(first.token) });
+  assert.equal(gone.status, 204, 'a queued job is deleted through B');
+  assert.equal((await fetch(`${a.url}/api/jobs/${first.id}`, { headers: bearer(first.token) })).status, 404, 'and A no longer has it');
+  const second = await createJob(b.url, clip, 'two.mp4', { modelId: 'invert' });
+  assert.equal((await getJob(a.url, second.id, second.token)).state, 'queued', 'the place was freed for the cluster');
+  await a.kill('SIGTERM');
+  await b.kill('SIGTERM');
 });

@@ -1,7 +1,8 @@
 /**
  * Cluster mode, streams: a WHIP stream published to node A is listed by node B, a WHEP viewer
- * that asks B is redirected (307) to A and plays, and when A is killed with SIGKILL its stream
- * leaves B's list within the registry's TTL. Real node processes, real Redis, werift peers.
+ * that asks B is redirected (307) to A and plays, A allows B's pages (CORS) but no other
+ * origin, and when A is killed with SIGKILL its stream leaves B's list within the registry's
+ * TTL. Real node processes, real Redis, werift peers.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -91,6 +92,13 @@ test('WHIP to A, WHEP asked of B: 307 to A, and it plays; B lists the stream unt
   assert.ok(await waitFor(() => viewer.received.length >= 5, 20_000), `viewer got ${viewer.received.length} frames`);
   const status = await fetch(`${b.url}/api/streams/${streamId}`, { redirect: 'manual' });
   assert.equal(status.status, 307, 'stream status redirects to the owner too');
+  // A page on B, redirected to A, calls A cross-origin: A allows the origins of live nodes, and only those.
+  const fromB = await fetch(`${a.url}/api/streams/${streamId}`, { headers: { origin: b.url } });
+  assert.equal(fromB.status, 200);
+  assert.equal(fromB.headers.get('access-control-allow-origin'), b.url);
+  const fromElsewhere = await fetch(`${a.url}/api/streams/${streamId}`, { headers: { origin: 'http://elsewhere.example' } });
+  assert.equal(fromElsewhere.status, 403);
+  assert.equal(fromElsewhere.headers.get('access-control-allow-origin'), null);
 
   sending = false;
   await sender;

@@ -161,7 +161,7 @@ test('bad uploads: a 4xx naming the problem, nothing kept, the server carries on
   assert.equal(big.body.error.code, 'FRAME_TOO_LARGE');
   assert.match(big.body.error.message, /288x216; the limit is 256x256/);
 
-  const list = srv.app.jobs.list();
+  const list = await srv.app.jobs.list();
   assert.ok(list.every((j) => j.inputName === 'horse jump.mp4' || j.inputName.startsWith('cancel')), `no refused upload became a job: ${list.map((j) => j.inputName)}`);
   assert.deepEqual(leftovers(strictData.dir), []);
   assert.ok(leftovers(data.dir).every((f) => f.startsWith('jobs/')), `stray uploads: ${leftovers(data.dir)}`);

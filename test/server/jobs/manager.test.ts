@@ -54,10 +54,10 @@ test('start-up recovery, then time-to-live cleanup of ended jobs', async () => {
     assert.equal(existsSync(path.join(data.dir, 'jobs', 'never-accepted')), false, 'folder without a job removed');
 
     const job = await submitCopy(jobs, CLIPS.mpeg4, 'invert');
-    assert.ok(await waitFor(() => jobs.get(job.id).state === 'done', 60_000));
-    assert.equal(jobs.sweep(Date.now()), 0, 'not expired yet');
-    assert.equal(jobs.sweep(Date.now() + 3_600_000 + 1000), 1);
-    assert.throws(() => jobs.get(job.id), JobNotFoundError);
+    assert.ok(await waitFor(async () => (await jobs.get(job.id)).state === 'done', 60_000));
+    assert.equal(await jobs.sweep(Date.now()), 0, 'not expired yet');
+    assert.equal(await jobs.sweep(Date.now() + 3_600_000 + 1000), 1);
+    await assert.rejects(jobs.get(job.id), JobNotFoundError);
     assert.equal(existsSync(path.join(data.dir, 'jobs', job.id)), false);
     await jobs.close();
   } finally {
@@ -79,8 +79,8 @@ test('a job interrupted on each of its starts gives up instead of looping', asyn
     db.prepare("UPDATE jobs SET state = 'running', attempts = 3 WHERE id = ?").run(job.id);
     db.close();
     jobs = new JobManager({ config: config(data.dir), host });
-    assert.ok(await waitFor(() => jobs.get(job.id).state === 'failed', 10_000));
-    assert.equal(jobs.get(job.id).error?.code, 'JOB_ABANDONED');
+    assert.ok(await waitFor(async () => (await jobs.get(job.id)).state === 'failed', 10_000));
+    assert.equal((await jobs.get(job.id)).error?.code, 'JOB_ABANDONED');
     await jobs.close();
   } finally {
     await host.close();
@@ -99,10 +99,10 @@ test('JOB_CONCURRENCY jobs run at once, the rest wait their turn', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await submitCopy(jobs, CLIPS.h264, 'slow')).id);
     assert.ok(await waitFor(() => jobs.runningIds().length === 2, 30_000, 20), 'two jobs running');
-    assert.equal(jobs.list().filter((j) => j.state === 'queued').length, 1, 'the third waits');
+    assert.equal((await jobs.list()).filter((j) => j.state === 'queued').length, 1, 'the third waits');
     for (const id of ids) await jobs.cancel(id);
     assert.deepEqual(jobs.runningIds(), []);
-    assert.ok(jobs.list().every((j) => j.state === 'cancelled'));
+    assert.ok((await jobs.list()).every((j) => j.state === 'cancelled'));
     await jobs.close();
   } finally {
     await host.close();
