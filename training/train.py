@@ -29,11 +29,11 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from training import config as C
+from training.budget import WallClockBudget
 from training.data import UnpairedBatches, open_split, resolve_dataset, save_grid
 from training.models import build_discriminator, build_generator, count_macs, count_params, init_weights
 
 CKPT_FORMAT = 'cyclestream-cyclegan-v1'
-BUDGET_RECHECK_S = 120.0  # how often a budgeted run re-times itself
 
 
 class CheckpointError(Exception):
@@ -102,13 +102,6 @@ def lr_at(cfg: C.Config, step: int, total: Optional[int]) -> float:
     if step < start:
         return cfg.lr
     return cfg.lr * max(0.0, (total - step) / max(1e-9, total - start))
-
-
-def iterations_that_fit(step: int, rate: float, elapsed_s: float, budget_s: float, safety: float) -> int:
-    """The total iteration count that ends a run now at `step`, going at `rate` it/s, inside the budget
-    (keeping back 2 s + 3 % for the final save); at least one more step, so the LR still decays to 0."""
-    remaining = budget_s - elapsed_s - (2.0 + 0.03 * budget_s)
-    return step + max(1, int(rate * remaining * safety))
 
 
 def train(cfg: C.Config, command: Optional[str] = None) -> dict:
@@ -296,12 +289,6 @@ def train(cfg: C.Config, command: Optional[str] = None) -> dict:
     loss_sum, loss_n = None, 0
     t_log, step_log = time.time(), step
 
-    budget_s = cfg.time_budget_min * 60.0
-    measure_s = min(cfg.budget_measure_s, 0.1 * budget_s)
-    t_measure, step_measure = None, None
-    t_check: Optional[float] = None
-    refit = cfg.resume and budget_s > 0  # a resumed run on a (new) budget re-fits its total once
-    step_check = step
     start_step = step
     bar = tqdm(total=total or 0, initial=step, disable=not cfg.progress, dynamic_ncols=True,
                mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=out_dir.name)
@@ -309,6 +296,8 @@ def train(cfg: C.Config, command: Optional[str] = None) -> dict:
     def sync() -> None:
         if cuda:
             torch.cuda.synchronize(device)
+
+    budget = WallClockBudget(cfg, step, t_start, wall_before, max(len(imgs_a), len(imgs_b)) / cfg.batch_size, sync)
 
     # ---- the loop ---------------------------------------------------------------------------
     stopped_early = False
@@ -335,40 +324,13 @@ def train(cfg: C.Config, command: Optional[str] = None) -> dict:
             loss_sum = losses if loss_sum is None else loss_sum + losses
             loss_n += 1
 
-            # wall-clock budget: time some iterations after a warm-up, then fix the total
-            if total is None:
-                warm = step - start_step >= cfg.budget_warmup_iters or time.time() - t_start > 0.25 * budget_s
-                if t_measure is None and warm:
-                    sync()
-                    t_measure, step_measure = time.time(), step
-                elif t_measure is not None and step - step_measure >= 3 and time.time() - t_measure >= measure_s:
-                    sync()
-                    now = time.time()
-                    rate = (step - step_measure) / (now - t_measure)
-                    total = iterations_that_fit(step, rate, now - t_start, budget_s, cfg.budget_safety)
-                    bar.total = total
+            if budget.active:
+                new_total, message = budget.update(step, total)
+                if message:
+                    print('\n' + message, flush=True)
+                if new_total != total:
+                    total = bar.total = new_total
                     bar.refresh()
-                    print(f'\ntime budget {cfg.time_budget_min} min: {rate:.2f} it/s measured, '
-                          f'{now - t_start:.0f} s used -> total {total} iterations '
-                          f'({total * cfg.batch_size / max(len(imgs_a), len(imgs_b)):.1f} epochs)', flush=True)
-                    t_check, step_check = now, step
-            elif budget_s > 0:
-                # The machine's load changes after the measurement (other jobs on a shared CPU): re-time
-                # every few minutes and refit the total, decay included, so the run ends inside the budget.
-                if t_check is None:
-                    t_check, step_check = time.time(), step
-                elif time.time() - t_check >= BUDGET_RECHECK_S:
-                    now = time.time()
-                    rate = (step - step_check) / (now - t_check)
-                    fits = iterations_that_fit(step, rate, wall_before + now - t_start, budget_s, cfg.budget_safety)
-                    # Shorten whenever the run would overrun; lengthen only while the LR is still
-                    # constant (so it never jumps back up), or once after a resume on a new budget.
-                    if fits < total or (fits > total and (refit or step < cfg.decay_start * total)):
-                        print(f'\ntime budget: now {rate:.2f} it/s -> total {total} changed to {fits} iterations', flush=True)
-                        total = fits
-                        bar.total = total
-                    refit = False
-                    t_check, step_check = now, step
 
             if step % cfg.log_every == 0 or step == total:
                 means = (loss_sum / loss_n).tolist()

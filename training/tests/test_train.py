@@ -7,7 +7,8 @@ import torch
 from training import config as C
 from conftest import tiny_config
 from training.models import build_discriminator, build_generator, init_weights
-from training.train import CheckpointError, iterations_that_fit, load_checkpoint, lr_at, train
+from training.budget import iterations_that_fit
+from training.train import CheckpointError, load_checkpoint, lr_at, train
 
 
 def read_csv(path):
@@ -153,3 +154,22 @@ def test_domain_names_come_from_the_dataset_folder_when_not_given():
     assert C.domains_from_dataset('My Cats & Dogs') == ('my-cats-dogs-a', 'my-cats-dogs-b')
     cfg = C.with_domains(C.Config(dataset='monet2photo', domain_b='photograph'))
     assert (cfg.domain_a, cfg.domain_b) == ('monet', 'photograph')
+
+
+def test_the_budget_shortens_a_slowed_run_but_never_lengthens_it_once_the_lr_decays(monkeypatch):
+    import training.budget as B
+    clock = [0.0]
+    monkeypatch.setattr(B.time, 'time', lambda: clock[0])
+    budget = B.WallClockBudget(C.Config(time_budget_min=10, budget_warmup_iters=0, budget_safety=1.0), 0, 0.0, 0.0, 100)
+
+    def at(t, step, total):
+        clock[0] = t
+        return budget.update(step, total)
+
+    assert at(0, 0, None) == (None, '')  # measuring starts
+    total, msg = at(30, 30, None)  # 1 it/s over 30 s
+    assert total == 30 + int(1.0 * (600 - 30 - 20)) and 'measured' in msg
+    assert at(31, 31, total) == (total, '')  # not yet time to re-check
+    shorter, msg = at(200, 100, total)  # the machine got busy: 70 steps in 170 s
+    assert shorter == 100 + int(70 / 170 * (600 - 200 - 20)) < total and 'changed' in msg
+    assert at(330, 220, shorter) == (shorter, '')  # faster again, but the LR already decays
