@@ -1,8 +1,8 @@
 /**
  * The video job queue: accepts probed uploads, keeps them in the job records (SQLite in the
- * data folder; Redis in a cluster) and the data folder, runs up to `jobConcurrency` at a time through translateVideo, reports progress,
- * cancels, resumes after a restart (a job that was running starts again from its first
- * frame) and deletes ended jobs after their time to live.
+ * data folder; Redis in a cluster) and the data folder, runs up to `jobConcurrency` at a time
+ * through translateVideo, reports progress, cancels, resumes after a restart (a job that was
+ * running starts again from its first frame) and deletes ended jobs after their time to live.
  *
  * A job belongs to whoever holds its token: a random capability returned once by submit(),
  * stored only as its SHA-256 (see access.ts). The queue is capped globally and per client.

@@ -17,7 +17,7 @@ const GROUP_LABELS: Record<ModelGroup, string> = {
 export function ModelOptions(props: { models: ModelSummary[] | null; failed: boolean }) {
   const { models } = props;
   const groups = (Object.keys(GROUP_LABELS) as ModelGroup[])
-    .map((group) => ({ group, members: (models ?? []).filter((m) => (m.group ?? 'other') === group) }))
+    .map((group) => ({ group, members: (models ?? []).filter((m) => m.group === group) }))
     .filter((g) => g.members.length > 0);
   return (
     <>
