@@ -55,6 +55,9 @@ class Config:
     # changes flickers on a static scene; this asks both generators to ignore that noise. 0 = off.
     lambda_stable: float = 0.0
     stable_noise: float = 0.03
+    # Keep the input's edges: 1 - correlation of input and output Sobel magnitudes (training/losses.py).
+    # For style filters, whose texture otherwise adds edges everywhere and blurs the scene's own. 0 = off.
+    lambda_edge: float = 0.0
     pool_size: int = 50  # history of generated images shown to the discriminators
     epochs: float = 200.0  # one epoch = max(|A|, |B|) images; ignored when iters or a time budget is set
     iters: int = 0  # total generator updates (0: derive from epochs or from the time budget)

@@ -31,6 +31,7 @@ from tqdm import tqdm
 from training import config as C
 from training.budget import WallClockBudget
 from training.data import UnpairedBatches, open_split, resolve_dataset, save_grid
+from training.losses import edge_loss, stability_loss
 from training.models import build_discriminator, build_generator, count_macs, count_params, init_weights
 
 CKPT_FORMAT = 'cyclestream-cyclegan-v1'
@@ -257,8 +258,12 @@ def train(cfg: C.Config, command: Optional[str] = None) -> dict:
         loss_G = adv_AB + adv_BA + lam * (cyc_A + cyc_B) + lam_idt * (idt_A_l + idt_B_l)
         stab = torch.zeros((), device=real_A.device)
         if stable:
-            stab = F.l1_loss(fake_B_n.float(), fake_B.float()) + F.l1_loss(fake_A_n.float(), fake_A.float())
+            stab = stability_loss(fake_B, fake_B_n) + stability_loss(fake_A, fake_A_n)
             loss_G = loss_G + cfg.lambda_stable * stab
+        edges = torch.zeros((), device=real_A.device)
+        if cfg.lambda_edge > 0:
+            edges = edge_loss(real_A, fake_B) + edge_loss(real_B, fake_A)
+            loss_G = loss_G + cfg.lambda_edge * edges
         opt_G.zero_grad(set_to_none=True)
         loss_G.backward()
         opt_G.step()
@@ -275,11 +280,11 @@ def train(cfg: C.Config, command: Optional[str] = None) -> dict:
         opt_D.zero_grad(set_to_none=True)
         (loss_D_A + loss_D_B).backward()
         opt_D.step()
-        return torch.stack([loss_G, adv_AB, adv_BA, cyc_A, cyc_B, idt_A_l, idt_B_l, stab, loss_D_A, loss_D_B]).detach()
+        return torch.stack([loss_G, adv_AB, adv_BA, cyc_A, cyc_B, idt_A_l, idt_B_l, stab, edges, loss_D_A, loss_D_B]).detach()
 
     # ---- logging ----------------------------------------------------------------------------
     columns = ['step', 'epoch', 'lr', 'loss_G', 'G_adv_AB', 'G_adv_BA', 'cycle_A', 'cycle_B', 'idt_A', 'idt_B',
-               'stable', 'D_A', 'D_B', 'it_per_s', 'elapsed_s']
+               'stable', 'edges', 'D_A', 'D_B', 'it_per_s', 'elapsed_s']
     csv_path = out_dir / 'losses.csv'
     new_csv = not csv_path.exists() or not cfg.resume
     csv_file = open(csv_path, 'a' if cfg.resume else 'w', newline='')

@@ -8,6 +8,7 @@ from training import config as C
 from conftest import tiny_config
 from training.models import build_discriminator, build_generator, init_weights
 from training.budget import iterations_that_fit
+from training.losses import edge_loss
 from training.train import CheckpointError, load_checkpoint, lr_at, train
 
 
@@ -173,3 +174,24 @@ def test_the_budget_shortens_a_slowed_run_but_never_lengthens_it_once_the_lr_dec
     shorter, msg = at(200, 100, total)  # the machine got busy: 70 steps in 170 s
     assert shorter == 100 + int(70 / 170 * (600 - 200 - 20)) < total and 'changed' in msg
     assert at(330, 220, shorter) == (shorter, '')  # faster again, but the LR already decays
+
+
+def test_edge_loss_is_zero_for_the_input_itself_and_pulls_a_blur_towards_the_input():
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    assert float(edge_loss(x, x)) < 1e-5
+    blurred = torch.nn.functional.avg_pool2d(x, 5, stride=1, padding=2).requires_grad_(True)
+    loss = edge_loss(x, blurred)
+    assert 0.1 < float(loss) < 1.0
+    loss.backward()
+    # one gradient step on the blurred image makes its edges correlate better with the input's
+    with torch.no_grad():
+        stepped = blurred - 50.0 * blurred.grad
+    assert float(edge_loss(x, stepped)) < float(loss)
+
+
+def test_edge_loss_is_logged_only_when_asked_for(tiny_dataset, tmp_path):
+    train(tiny_config(tiny_dataset, tmp_path / 'off', iters=2))
+    train(tiny_config(tiny_dataset, tmp_path / 'on', iters=2, lambda_edge=5.0))
+    assert all(float(r['edges']) == 0.0 for r in read_csv(tmp_path / 'off' / 'losses.csv'))
+    on = read_csv(tmp_path / 'on' / 'losses.csv')
+    assert all(0.0 < float(r['edges']) < 4.0 for r in on)
