@@ -49,7 +49,8 @@ const HELP = `usage: npm run bench -- [options]
   --only a,b           sections to run: ${SECTIONS.join(', ')} (default: all)
   --json               print one JSON object instead of tables
   --models-dir DIR     where shipped models are (default: config modelsDir, models/)
-  --model id,id        restrict the model section to these ids
+  --model id,id        restrict the model section to these ids; the live section times these
+                       instead of the default model
   --sizes HxW,HxW      model/reference sizes (default 256x256,256x352,480x640)
   --per-architecture   model section: one model per architecture (the others run at its speed)
   --quick              few repetitions (smoke test; numbers are rough)

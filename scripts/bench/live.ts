@@ -2,7 +2,8 @@
  * Live benchmark: headless Chromium's fake camera plays a frame-stamped clip of real footage
  * through the whole WebRTC loop. End-to-end fps and latency come from reading the stamps back on
  * both <video> elements (the `invert` fixture model keeps them legible); server-added latency
- * and inference time come from the server's own per-second stats, also with the default model.
+ * and inference time come from the server's own per-second stats, also with the default model
+ * (DEFAULT_MODEL), or with each model that `--model` names.
  * The web app is built first when its build is missing or stale, and one unreported pass warms
  * everything up before the first measured one.
  */
@@ -16,6 +17,7 @@ import { VIDEOS_DIR, artifactsDir, REPO_ROOT } from '../../test/helpers/paths.js
 import { makeY4m } from '../../test/fixtures/video/make-y4m.js';
 import { buildWeb, webBuildStale } from '../web-build.mjs';
 import type { SessionStats } from '../../server/contract/index.js';
+import type { BenchOptions } from './common.js';
 
 const READER = readFileSync(new URL('./stamp-reader.browser.js', import.meta.url), 'utf8');
 /** Seconds the warm-up pass runs after the output starts and the encoder has ramped up. */
@@ -99,7 +101,9 @@ async function runOne(
   return { stamps, stats };
 }
 
-export async function benchLive(opts: { seconds?: number; log?: (s: string) => void } = {}): Promise<{ rows: LiveRow[]; note?: string }> {
+export async function benchLive(
+  opts: Partial<Pick<BenchOptions, 'config' | 'modelsDir' | 'models' | 'log'>> & { seconds?: number } = {},
+): Promise<{ rows: LiveRow[]; note?: string }> {
   if (!chromiumAvailable()) return { rows: [], note: 'skipped: /usr/bin/chromium not installed' };
   const seconds = opts.seconds ?? 8;
   const log = opts.log ?? (() => {});
@@ -112,13 +116,21 @@ export async function benchLive(opts: { seconds?: number; log?: (s: string) => v
   const rows: LiveRow[] = [];
   const { listModels } = await import('../../server/inference/index.js');
   const { loadConfig } = await import('../../server/config.js');
-  const defaults = loadConfig({ root: REPO_ROOT });
-  const shipped = await listModels(defaults.modelsDir);
-  const defaultModel = shipped.models.find((m) => m.id === defaults.defaultModel) ?? shipped.models.find((m) => !m.hidden);
+  // The bench's config (read from the environment, so DEFAULT_MODEL counts), else the defaults.
+  const defaults = opts.config ?? loadConfig({ root: REPO_ROOT });
+  const shippedDir = opts.modelsDir ?? defaults.modelsDir;
+  const shipped = await listModels(shippedDir);
+  const known = new Set(shipped.models.map((m) => m.id));
+  const unknown = (opts.models ?? []).filter((id) => !known.has(id));
+  if (unknown.length) return { rows: [], note: `skipped: no model ${unknown.join(', ')} in ${shippedDir}` };
+  // --model picks the shipped models to time; without it, the server's default model.
+  const picked = opts.models?.length
+    ? [...opts.models]
+    : [shipped.models.find((m) => m.id === defaults.defaultModel) ?? shipped.models.find((m) => !m.hidden)].flatMap((m) => (m ? [m.id] : []));
 
   // One server for every pass (Next.js mounts once per process): fixture and shipped models side by side.
   const modelsDir = mkdtempSync(path.join(os.tmpdir(), 'cyclestream-bench-models-'));
-  for (const dir of [path.join(REPO_ROOT, 'test', 'fixtures', 'models'), defaults.modelsDir]) {
+  for (const dir of [path.join(REPO_ROOT, 'test', 'fixtures', 'models'), shippedDir]) {
     for (const f of existsSync(dir) ? readdirSync(dir) : []) {
       if (/\.(onnx|json)$/.test(f) && !existsSync(path.join(modelsDir, f))) symlinkSync(path.join(dir, f), path.join(modelsDir, f));
     }
@@ -142,7 +154,7 @@ export async function benchLive(opts: { seconds?: number; log?: (s: string) => v
           await page.close();
           await sessionsClosed(srv.app);
         }
-        for (const model of defaultModel ? ['invert', defaultModel.id] : ['invert']) {
+        for (const model of ['invert', ...picked]) {
           const page = await browser.newPage();
           const { stamps, stats } = await runOne(page, srv.url, model, srv.app, seconds);
           await page.close();
