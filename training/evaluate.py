@@ -35,6 +35,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from training import config as C
@@ -67,6 +68,22 @@ class OnnxGenerator:
         from training.export import run_onnx
         return torch.cat([torch.from_numpy(np.array(run_onnx(self.path, x[i:i + batch].numpy(), self.threads)))
                           for i in range(0, len(x), batch)])
+
+
+class AtProcessingSize:
+    """Runs G with the input's short side scaled to `short_px` (sides rounded to multiples of 4), as the
+    live path does with PROCESSING_SHORT_SIDE_PX, then scales the output back to the input's size, so
+    every metric sees what a viewer of a live session at that setting sees."""
+
+    def __init__(self, G, short_px: int):
+        self.G, self.short_px = G, short_px
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        s = self.short_px / min(h, w)
+        size = (max(4, round(h * s / 4) * 4), max(4, round(w * s / 4) * 4))
+        small = F.interpolate(x, size=size, mode='bilinear', align_corners=False, antialias=True)
+        return F.interpolate(self.G(small), size=(h, w), mode='bilinear', align_corners=False).clamp(-1, 1)
 
 
 def load_generators(checkpoint: Path, domains: Tuple[str, str], direction: Optional[str]
@@ -179,7 +196,7 @@ def evaluate(checkpoint: Path, manifest_path: Path, dataset: Optional[str] = Non
              classifier_px: int = 128, classifier_width: int = 24, classifier_epochs: int = 8, seed: int = 0,
              cache_dir: Optional[Path] = REPO_ROOT / 'runs' / 'classifiers', videos_dir: Optional[Path] = None,
              flicker_frames: int = 48, max_test: int = 0, grid_path: Optional[Path] = None,
-             threads: int = 2, command: str = '', backend: str = 'onnx') -> dict:
+             threads: int = 2, command: str = '', backend: str = 'onnx', process_px: int = 0) -> dict:
     t0 = time.time()
     torch.set_num_threads(threads)
     manifest = json.loads(Path(manifest_path).read_text())
@@ -200,6 +217,8 @@ def evaluate(checkpoint: Path, manifest_path: Path, dataset: Optional[str] = Non
             else (lambda g, n: functools.partial(run_generator, g))
         G = wrap(G, 'g.onnx')
         G_rev = wrap(G_rev, 'rev.onnx') if G_rev is not None else None
+    if process_px:
+        G = AtProcessingSize(G, process_px)
     src_split, dst_split, target = ('A', 'B', 1) if direction == 'AB' else ('B', 'A', 0)
 
     # the real, full-quality dataset (training may have used a re-encoded copy)
@@ -216,6 +235,8 @@ def evaluate(checkpoint: Path, manifest_path: Path, dataset: Optional[str] = Non
         'evaluator': 'training/evaluate.py',
         'testSet': f'{root.name} test{src_split} ({len(src)} images) -> test{dst_split} ({len(dst)}), real JPEGs at native size',
     }
+    if process_px:
+        metrics['processingShortSidePx'] = process_px
     judged = imagenet_metrics(fake, x_src, src_name, dst_name)
     if judged:
         metrics['imagenet'] = judged
@@ -295,11 +316,17 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--backend', choices=['onnx', 'torch'], default='onnx',
                    help='run the generators with ONNX Runtime (default, as served) or torch')
+    p.add_argument('--process_px', type=int, default=0,
+                   help='run the generator with the short side scaled to this many px and scale back (the live '
+                        'path\'s PROCESSING_SHORT_SIDE_PX), to measure what a lower processing size costs; 0 = native')
     a = p.parse_args(argv)
+    if a.process_px and (a.process_px < 16 or a.process_px % 4):
+        p.error('--process_px must be a multiple of 4, at least 16')
     cmd = shlex.join(['python3', '-m', 'training.evaluate'] + list(argv if argv is not None else sys.argv[1:]))
     evaluate(Path(a.checkpoint), Path(a.manifest), a.dataset, a.direction, a.classifier_px, a.classifier_width,
              a.classifier_epochs, a.seed, flicker_frames=a.flicker_frames, max_test=a.max_test,
-             grid_path=Path(a.grid) if a.grid else None, threads=a.threads, command=cmd, backend=a.backend)
+             grid_path=Path(a.grid) if a.grid else None, threads=a.threads, command=cmd, backend=a.backend,
+             process_px=a.process_px)
 
 
 if __name__ == '__main__':

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from training.evaluate import (cycle_l1, edge_correlation, evaluate, flicker, kid, painting_judge, read_clip,
-                               run_generator, ssim_grey, translation_success)
+from training.evaluate import (AtProcessingSize, cycle_l1, edge_correlation, evaluate, flicker, kid, painting_judge,
+                               read_clip, run_generator, ssim_grey, translation_success)
 from training.data import datasets_root
 from training.export import export
 from training.models import FastGenerator
@@ -124,3 +124,18 @@ def test_evaluate_a_distilled_student(tiny_dataset, tmp_path):
                        videos_dir=tmp_path / 'no-videos', flicker_frames=3, backend='onnx')
     assert 'cycleL1' not in metrics  # a student has no reverse generator
     assert metrics['imagenet']['images'] == 6 and metrics['teacherAgreement']['teacher'] == 'horse2zebra'
+
+
+def test_at_processing_size_runs_the_generator_on_the_scaled_frame_and_returns_the_input_size():
+    seen = []
+
+    def G(x):
+        seen.append(tuple(x.shape[-2:]))
+        return -x  # a pixelwise generator: the result must be -x, blurred only by the two resizes
+
+    x = torch.linspace(-1, 1, 48 * 80).view(1, 1, 48, 80).expand(2, 3, 48, 80).contiguous()
+    out = AtProcessingSize(G, 24)(x)
+    # short side 48 -> 24, long side 80 -> 40, both multiples of 4
+    assert seen == [(24, 40)]
+    assert out.shape == x.shape
+    assert float((out + x).abs().mean()) < 0.02
