@@ -28,6 +28,7 @@ import {
   resolveProvider,
   table,
   type BenchOptions,
+  type LiveModel,
   type Size,
 } from './bench/common.js';
 import { benchModel } from './bench/model.js';
@@ -51,6 +52,9 @@ const HELP = `usage: npm run bench -- [options]
   --models-dir DIR     where shipped models are (default: config modelsDir, models/)
   --model id,id        restrict the model section to these ids; the live section times these
                        instead of the default model
+  --live-models id[@px],...
+                       the live section times these, each with the page's model resolution set
+                       to px when given (default: --model's ids, else the default model)
   --sizes HxW,HxW      model/reference sizes (default 256x256,256x352,480x640)
   --per-architecture   model section: one model per architecture (the others run at its speed)
   --quick              few repetitions (smoke test; numbers are rough)
@@ -62,13 +66,14 @@ interface Args {
   json: boolean;
   modelsDir: string | null;
   models: string[];
+  liveModels: LiveModel[];
   sizes: Size[];
   quick: boolean;
   perArchitecture: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { only: null, json: false, modelsDir: null, models: [], sizes: DEFAULT_SIZES, quick: false, perArchitecture: false };
+  const args: Args = { only: null, json: false, modelsDir: null, models: [], liveModels: [], sizes: DEFAULT_SIZES, quick: false, perArchitecture: false };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s, 2);
     const value = () => {
@@ -103,6 +108,13 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--model':
         args.models = list();
+        break;
+      case '--live-models':
+        args.liveModels = list().map((s) => {
+          const m = /^([a-z0-9][a-z0-9_-]*)(?:@(\d+))?$/.exec(s);
+          if (!m) throw new Error(`live model ${s}: use id or id@px`);
+          return { id: m[1]!, ...(m[2] ? { shortSidePx: Number(m[2]) } : {}) };
+        });
         break;
       case '--sizes':
         args.sizes = list().map((s) => {
@@ -165,6 +177,7 @@ async function main(): Promise<void> {
     quick: args.quick,
     sizes: args.sizes,
     models: args.models,
+    liveModels: args.liveModels.length ? args.liveModels : args.models.map((id) => ({ id })),
     onePerArchitecture: args.perArchitecture,
     json: args.json,
     log,

@@ -35,6 +35,12 @@ export interface Size {
 export const sizeName = (s: Size): string => `${s.height}x${s.width}`;
 
 /** What every section gets; scripts/bench/live.ts receives the same object. */
+/** A model for the live section, and the page's "Model resolution" (short side px) to pick for it. */
+export interface LiveModel {
+  readonly id: string;
+  readonly shortSidePx?: number;
+}
+
 export interface BenchOptions {
   readonly config: Config;
   readonly modelsDir: string;
@@ -46,6 +52,8 @@ export interface BenchOptions {
   readonly sizes: readonly Size[];
   /** Restrict the model section to these ids (empty: all). */
   readonly models: readonly string[];
+  /** Models the live section times (empty: the default model), each at a model resolution if given. */
+  readonly liveModels: readonly LiveModel[];
   /** Time one model per architecture only (the default first): the others run at the same speed. */
   readonly onePerArchitecture: boolean;
   readonly json: boolean;

@@ -17,7 +17,7 @@ import { VIDEOS_DIR, artifactsDir, REPO_ROOT } from '../../test/helpers/paths.js
 import { makeY4m } from '../../test/fixtures/video/make-y4m.js';
 import { buildWeb, webBuildStale } from '../web-build.mjs';
 import type { SessionStats } from '../../server/contract/index.js';
-import type { BenchOptions } from './common.js';
+import type { BenchOptions, LiveModel } from './common.js';
 
 const READER = readFileSync(new URL('./stamp-reader.browser.js', import.meta.url), 'utf8');
 /** Seconds the warm-up pass runs after the output starts and the encoder has ramped up. */
@@ -72,10 +72,12 @@ async function runOne(
   model: string,
   app: Awaited<ReturnType<typeof startTestApp>>['app'],
   seconds: number,
+  shortSidePx?: number,
 ): Promise<{ stamps: StampResult; stats: SessionStats[] }> {
   await page.goto(url);
   await page.locator(`[data-testid="model-select"] option[value="${model}"]`).waitFor({ state: 'attached', timeout: 15_000 });
   await page.selectOption('[data-testid="model-select"]', model);
+  if (shortSidePx !== undefined) await page.selectOption('[data-testid="resolution"]', String(shortSidePx));
   await page.locator('[data-testid="smoothing"]').fill('0.5');
   await page.click('[data-testid="start"]');
   await page.waitForFunction(
@@ -102,7 +104,7 @@ async function runOne(
 }
 
 export async function benchLive(
-  opts: Partial<Pick<BenchOptions, 'config' | 'modelsDir' | 'models' | 'log'>> & { seconds?: number } = {},
+  opts: Partial<Pick<BenchOptions, 'config' | 'modelsDir' | 'liveModels' | 'log'>> & { seconds?: number } = {},
 ): Promise<{ rows: LiveRow[]; note?: string }> {
   if (!chromiumAvailable()) return { rows: [], note: 'skipped: /usr/bin/chromium not installed' };
   const seconds = opts.seconds ?? 8;
@@ -121,12 +123,11 @@ export async function benchLive(
   const shippedDir = opts.modelsDir ?? defaults.modelsDir;
   const shipped = await listModels(shippedDir);
   const known = new Set(shipped.models.map((m) => m.id));
-  const unknown = (opts.models ?? []).filter((id) => !known.has(id));
+  const unknown = (opts.liveModels ?? []).filter((m) => !known.has(m.id)).map((m) => m.id);
   if (unknown.length) return { rows: [], note: `skipped: no model ${unknown.join(', ')} in ${shippedDir}` };
-  // --model picks the shipped models to time; without it, the server's default model.
-  const picked = opts.models?.length
-    ? [...opts.models]
-    : [shipped.models.find((m) => m.id === defaults.defaultModel) ?? shipped.models.find((m) => !m.hidden)].flatMap((m) => (m ? [m.id] : []));
+  // --live-models / --model pick the shipped models to time; without them, the server's default model.
+  const fallback = shipped.models.find((m) => m.id === defaults.defaultModel) ?? shipped.models.find((m) => !m.hidden);
+  const picked: LiveModel[] = opts.liveModels?.length ? [...opts.liveModels] : fallback ? [{ id: fallback.id }] : [];
 
   // One server for every pass (Next.js mounts once per process): fixture and shipped models side by side.
   const modelsDir = mkdtempSync(path.join(os.tmpdir(), 'cyclestream-bench-models-'));
@@ -154,9 +155,9 @@ export async function benchLive(
           await page.close();
           await sessionsClosed(srv.app);
         }
-        for (const model of ['invert', ...picked]) {
+        for (const { id: model, shortSidePx } of [{ id: 'invert' }, ...picked]) {
           const page = await browser.newPage();
-          const { stamps, stats } = await runOne(page, srv.url, model, srv.app, seconds);
+          const { stamps, stats } = await runOne(page, srv.url, model, srv.app, seconds, shortSidePx);
           await page.close();
           const med = (f: (s: SessionStats) => number) => quantile(stats.map(f), 0.5);
           const readable = model === 'invert';
