@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ManifestError, ModelIdError } from '../shared/errors.js';
 import { parseWith } from '../shared/parse.js';
-import { MODEL_GROUPS } from '../contract/index.js';
+import { LIMITS, MODEL_GROUPS } from '../contract/index.js';
 
 /** Model ids are file stems in models/; anything that could escape that folder is refused. */
 export const MODEL_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -106,6 +106,12 @@ export const manifestSchema = z.object({
   summary: z.string().min(1).max(200).optional(),
   /** Listed but hidden from the model picker (test fixtures). */
   hidden: z.boolean().optional(),
+  /**
+   * The live processing short side at which this model keeps realtime on a 2-core CPU. A live
+   * session left on Auto runs at no more than this on the CPU provider; GPU providers ignore it,
+   * and so do video and image jobs, which have no frame rate to keep.
+   */
+  cpuShortSidePx: z.number().int().min(LIMITS.processingShortSidePx.min).max(LIMITS.processingShortSidePx.max).optional(),
 });
 
 export type ModelManifest = z.infer<typeof manifestSchema>;

@@ -89,3 +89,16 @@ test('group and summary are optional; an unknown group and an overlong summary a
   assert.throws(() => parseManifest({ ...m, group: 'sculptors' }, 'x.json'), (err: unknown) => err instanceof ManifestError && /group/.test(err.message));
   assert.throws(() => parseManifest({ ...m, summary: 'x'.repeat(201) }, 'x.json'), (err: unknown) => err instanceof ManifestError && /summary/.test(err.message));
 });
+
+test('cpuShortSidePx is optional; a whole number of pixels within the processing limits is accepted', async () => {
+  const m = await goodManifest();
+  assert.equal(parseManifest(m, 'x.json').cpuShortSidePx, undefined);
+  assert.equal(parseManifest({ ...m, cpuShortSidePx: 192 }, 'x.json').cpuShortSidePx, 192);
+  for (const bad of [63, 1081, 191.5, '192', null]) {
+    assert.throws(
+      () => parseManifest({ ...m, cpuShortSidePx: bad }, 'x.json'),
+      (err: unknown) => err instanceof ManifestError && /cpuShortSidePx/.test(err.message),
+      `cpuShortSidePx ${JSON.stringify(bad)}`,
+    );
+  }
+});
