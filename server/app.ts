@@ -97,6 +97,7 @@ export async function createApp(config: Config, logger: Logger, hooks: AppHooks 
         kind: m.provenance.kind,
         group: m.group ?? 'other',
         ...(m.summary ? { summary: m.summary } : {}),
+        ...(m.cpuShortSidePx !== undefined ? { cpuShortSidePx: m.cpuShortSidePx } : {}),
         metrics: m.metrics,
       }));
   };

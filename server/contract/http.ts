@@ -18,6 +18,8 @@ export interface ModelSummary {
   group: ModelGroup;
   /** One sentence for users (the manifest's `summary`). */
   summary?: string;
+  /** The live short side at which it keeps realtime on a 2-core CPU (the manifest's; auto uses it there). */
+  cpuShortSidePx?: number;
   metrics?: Record<string, unknown>;
 }
 

@@ -14,13 +14,15 @@ export interface WireError {
 
 export type Ack<T> = (res: ({ ok: true } & T) | { ok: false; error: WireError }) => void;
 
+const shortSidePx = z.number().int().min(LIMITS.processingShortSidePx.min).max(LIMITS.processingShortSidePx.max);
+
 export const startSessionSchema = z.object({
   offerSdp: z.string().min(1).max(LIMITS.offerSdpChars),
   modelId: z.string().min(1).max(LIMITS.modelIdChars),
   /** 0 = off, 1 = strongest temporal smoothing. Absent: the server's SMOOTHING. */
   smoothing: z.number().min(LIMITS.smoothing.min).max(LIMITS.smoothing.max).optional(),
-  /** Short side of the frame the model sees; the stream keeps its own size. */
-  processingShortSidePx: z.number().int().min(LIMITS.processingShortSidePx.min).max(LIMITS.processingShortSidePx.max).optional(),
+  /** Short side of the frame the model sees; the stream keeps its own size. Absent: auto. */
+  processingShortSidePx: shortSidePx.optional(),
 });
 export type StartSessionRequest = z.input<typeof startSessionSchema>;
 
@@ -37,10 +39,23 @@ export type SwitchModelRequest = z.input<typeof switchModelSchema>;
 export const setOptionsSchema = z
   .object({
     smoothing: z.number().min(LIMITS.smoothing.min).max(LIMITS.smoothing.max).optional(),
-    processingShortSidePx: z.number().int().min(LIMITS.processingShortSidePx.min).max(LIMITS.processingShortSidePx.max).optional(),
+    /**
+     * A short side in pixels, or `auto`: the server's PROCESSING_SHORT_SIDE_PX, lowered on a CPU
+     * to the model's `cpuShortSidePx` (and recomputed when the model changes).
+     */
+    processingShortSidePx: z.union([shortSidePx, z.literal('auto')]).optional(),
   })
   .refine((v) => v.smoothing !== undefined || v.processingShortSidePx !== undefined, 'nothing to set');
 export type SetOptionsRequest = z.input<typeof setOptionsSchema>;
+
+/** A live session's options as they are now, after `session:options` (and in `SessionInfo`). */
+export interface SessionOptions {
+  smoothing: number;
+  /** The short side the model sees now: the one asked for, or auto's choice for the current model. */
+  processingShortSidePx: number;
+  /** True while the size is auto, so it follows model switches. */
+  processingAuto: boolean;
+}
 
 export interface SessionInfo {
   sessionId: string;
@@ -48,6 +63,9 @@ export interface SessionInfo {
   modelId: string;
   backend: Backend;
   codec: VideoCodecName;
+  /** The processing short side the session starts with, and whether it is auto. */
+  processingShortSidePx: number;
+  processingAuto: boolean;
 }
 
 export interface SessionStats {
@@ -84,7 +102,7 @@ export interface ClientToServerEvents {
   'session:start': (req: StartSessionRequest, ack: Ack<SessionInfo>) => void;
   'session:ice': (candidate: IceCandidate) => void;
   'session:model': (req: SwitchModelRequest, ack: Ack<{ modelId: string; backend: Backend }>) => void;
-  'session:options': (req: SetOptionsRequest, ack: Ack<{ smoothing: number; processingShortSidePx: number }>) => void;
+  'session:options': (req: SetOptionsRequest, ack: Ack<SessionOptions>) => void;
   'session:stop': (ack?: Ack<object>) => void;
   /** Start receiving one job's events; the ack carries the job as it is now. */
   'job:watch': (req: WatchJobRequest, ack: Ack<{ job: JobInfo }>) => void;

@@ -13,16 +13,18 @@ import { createTemporalSmoother } from '../temporal/index.js';
 import { FrameTranslator } from '../translate/index.js';
 import type { PeerSession } from '../webrtc/index.js';
 import type { ViewerSet, CreateViewerPeer } from '../streams/index.js';
-import type { Backend, CloseReason, SessionStats, StreamSource, StreamStateEvent, VideoCodecName } from '../contract/index.js';
+import type { Backend, CloseReason, SessionOptions, SessionStats, StreamSource, StreamStateEvent, VideoCodecName } from '../contract/index.js';
 import type { SessionEvents } from '../signaling/index.js';
 import { ClosedError, CodecError, asCycleStreamError, publicError } from '../shared/errors.js';
 import { Listeners } from '../shared/listeners.js';
 import { FFMPEG_CODECS, processingTarget, type DecodedPicture, type LiveCodecs, type LiveStage, type ResourceCounters } from './decode-stage.js';
 import { LiveEgress, type EgressCounters } from './egress.js';
+import type { InputSizeLimits } from './frame-size.js';
 import { LiveIngest } from './ingest.js';
 import { KeyframePolicy } from './keyframes.js';
 import { LiveStats } from './live-stats.js';
 import { ModelSlot } from './model-slot.js';
+import type { ShortSideSetting } from './processing-size.js';
 
 export type SessionConfig = Pick<Config, 'maxInputWidthPx' | 'maxInputHeightPx' | 'outputBitrateKbps'>;
 
@@ -37,7 +39,8 @@ export interface LiveSessionOptions {
   events: SessionEvents;
   counters: ResourceCounters;
   smoothing: number;
-  processingShortSidePx: number;
+  /** Auto or explicit; resolved against the current model on every frame, so auto follows switches. */
+  shortSide: ShortSideSetting;
   logger: Logger;
   statsIntervalMs?: number;
   source: StreamSource;
@@ -57,7 +60,7 @@ export class LiveSession {
   readonly id: string;
   readonly #model: ModelSlot;
   #smoothing: number;
-  #shortSidePx: number;
+  readonly #shortSide: ShortSideSetting;
   readonly #converter;
   readonly #temporal;
   readonly #ingest: LiveIngest;
@@ -70,6 +73,7 @@ export class LiveSession {
   readonly #unsubscribe: (() => void)[] = [];
   readonly #statsTimer: NodeJS.Timeout;
   #procSize = { width: 0, height: 0 };
+  readonly #limits: InputSizeLimits;
   readonly startedAt = new Date();
   readonly #streamListeners: Listeners<StreamStateEvent>;
   readonly ownerTokenHash: string | undefined;
@@ -80,12 +84,14 @@ export class LiveSession {
     const codecs = opts.codecs ?? FFMPEG_CODECS;
     this.#converter = codecs.createConverter();
     this.#smoothing = opts.smoothing;
-    this.#shortSidePx = opts.processingShortSidePx;
+    this.#shortSide = opts.shortSide;
+    this.#limits = { maxWidthPx: opts.config.maxInputWidthPx, maxHeightPx: opts.config.maxInputHeightPx };
     this.#temporal = createTemporalSmoother({ strength: opts.smoothing });
     this.#model = new ModelSlot(opts.generator, {
       host: opts.host,
       closing: () => this.#closing !== null,
-      warmSize: () => this.#procSize,
+      // Auto may run the next model at another size than this one: warm it at its own.
+      warmSize: (next) => (this.#procSize.width === 0 ? this.#procSize : this.#target(this.#ingest.inputSize, next).proc),
       onSwitched: (info) => {
         // Blending the old model's output into the new one's would smear the switch.
         this.#temporal.reset();
@@ -116,17 +122,15 @@ export class LiveSession {
       encode: (yuv, receivedAtMs) => (this.#closing ? Promise.resolve() : this.#egress.send(yuv, receivedAtMs)),
       onError: (err) => this.fail((err as { stage?: LiveStage }).stage ?? 'encode', err),
     });
-    const limits = { maxWidthPx: opts.config.maxInputWidthPx, maxHeightPx: opts.config.maxInputHeightPx };
     this.#ingest = new LiveIngest({
       createDecoder: codecs.createDecoder,
       converter: this.#converter,
       counters: opts.counters,
-      limits,
+      limits: this.#limits,
       keyframes: this.#keyframes,
       // Nobody watching (a WHIP stream before its first viewer): decode to keep the reference
       // frames, but leave the model and the encoder idle.
-      target: (w, h) =>
-        this.#egress.receivers === 0 ? null : processingTarget(w, h, limits, this.#shortSidePx, this.#model.current.manifest.input.sizeMultiple),
+      target: (width, height) => (this.#egress.receivers === 0 ? null : this.#target({ width, height }, this.#model.current)),
       process: (picture) => this.#translate(picture),
       report: (err) => opts.events.error(err),
       onError: (stage, err) => this.fail(stage, err),
@@ -171,6 +175,11 @@ export class LiveSession {
     this.opts.peer.startIdleTimer();
   }
 
+  /** Where an input of this size is scaled to for `gen`, at the short side the session's setting gives it. */
+  #target(input: { width: number; height: number }, gen: Generator): ReturnType<typeof processingTarget> {
+    return processingTarget(input.width, input.height, this.#limits, this.#shortSide.for(gen).px, gen.manifest.input.sizeMultiple);
+  }
+
   /** The model now; smoothing, scaling and encoding of this frame overlap the next frame's model run. */
   #translate(job: DecodedPicture): Promise<void> {
     const gen = this.#model.current;
@@ -192,13 +201,14 @@ export class LiveSession {
     return this.#model.switchTo(modelId);
   }
 
-  setOptions(o: { smoothing?: number; processingShortSidePx?: number }): { smoothing: number; processingShortSidePx: number } {
+  setOptions(o: { smoothing?: number; processingShortSidePx?: number | 'auto' }): SessionOptions {
     if (o.smoothing !== undefined) {
       this.#temporal.setStrength(o.smoothing);
       this.#smoothing = o.smoothing;
     }
-    if (o.processingShortSidePx !== undefined) this.#shortSidePx = o.processingShortSidePx;
-    return { smoothing: this.#smoothing, processingShortSidePx: this.#shortSidePx };
+    if (o.processingShortSidePx !== undefined) this.#shortSide.set(o.processingShortSidePx);
+    const { px, auto } = this.#shortSide.for(this.#model.current);
+    return { smoothing: this.#smoothing, processingShortSidePx: px, processingAuto: auto };
   }
 
   async addIceCandidate(c: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null }): Promise<void> {
@@ -274,18 +284,9 @@ export class LiveSession {
     await this.#translator.flush();
     await this.#egress.flush();
     const errors: unknown[] = [];
-    const attempt = async (fn: () => Promise<void>) => {
-      try {
-        await fn();
-      } catch (err) {
-        errors.push(err);
-      }
-    };
-    await attempt(() => this.#egress.close());
-    await attempt(() => this.opts.peer.close());
-    await attempt(() => this.#ingest.close());
-    await attempt(() => this.#converter.close());
-    await attempt(() => this.#model.close());
+    // One after another, each even when an earlier one failed; the first failure is rethrown.
+    const steps = [() => this.#egress.close(), () => this.opts.peer.close(), () => this.#ingest.close(), () => this.#converter.close(), () => this.#model.close()];
+    for (const step of steps) await Promise.resolve().then(step).catch((err: unknown) => errors.push(err));
     this.opts.logger.info({ reason: this.#closeReason, errors: errors.length }, 'session closed');
     this.opts.events.closed(this.#closeReason ?? 'stopped');
     this.#streamListeners.emit({ state: 'offline', viewers: 0 });

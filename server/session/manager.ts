@@ -20,6 +20,7 @@ import type { Generator } from '../inference/index.js';
 import { LiveSession, type ResourceCounters } from './live-session.js';
 import type { LiveCodecs } from './decode-stage.js';
 import { PeerFactory } from './peers.js';
+import { ShortSideSetting } from './processing-size.js';
 
 export type ManagerConfig = Pick<
   Config,
@@ -73,6 +74,7 @@ interface OpenRequest {
   modelId: string;
   offerSdp: string;
   smoothing: number;
+  /** Absent (WHIP publishers, and clients that leave it to the server): auto. */
   processingShortSidePx?: number;
   source: StreamSource;
   events: SessionEvents;
@@ -196,9 +198,10 @@ export class SessionManager implements SessionFactory {
   ): Promise<{ session: LiveSession; info: SessionInfo }> {
     const generator = await this.host.loadModel(modelId);
     const log = this.logger.child({ session: id, source: req.source });
-    const shortSide = req.processingShortSidePx ?? this.config.processingShortSidePx;
+    const shortSide = new ShortSideSetting(this.config.processingShortSidePx, req.processingShortSidePx);
+    const processing = shortSide.for(generator);
     // Warm up at the 640x480 camera's processing size while ICE gathers; other sizes warm on first use.
-    const warm = processingSize(640, 480, shortSide, generator.manifest.input.sizeMultiple);
+    const warm = processingSize(640, 480, processing.px, generator.manifest.input.sizeMultiple);
     const [peerResult, warmResult] = await Promise.allSettled([
       this.#peers.publisher(
         req.offerSdp,
@@ -226,7 +229,7 @@ export class SessionManager implements SessionFactory {
         config: this.config,
         counters: this.counters,
         smoothing: req.smoothing,
-        processingShortSidePx: shortSide,
+        shortSide,
         logger: log,
         source: req.source,
         outputCodec: this.config.videoCodec,
@@ -252,7 +255,15 @@ export class SessionManager implements SessionFactory {
     log.info({ model: modelId, codec: peer.codec, output: session.outputCodec }, 'stream started');
     return {
       session,
-      info: { sessionId: id, answerSdp: peer.answerSdp, modelId, backend: generator.provider, codec: peer.codec },
+      info: {
+        sessionId: id,
+        answerSdp: peer.answerSdp,
+        modelId,
+        backend: generator.provider,
+        codec: peer.codec,
+        processingShortSidePx: processing.px,
+        processingAuto: processing.auto,
+      },
     };
   }
 

@@ -12,8 +12,8 @@ export interface ModelSlotOptions {
   host: InferenceHost;
   /** True once the session is closing: a switch finishing then closes its new model instead. */
   closing: () => boolean;
-  /** The size the model runs at now (0x0 before the first frame), to warm the new model up. */
-  warmSize: () => { width: number; height: number };
+  /** The size the next model will run at (0x0 before the first frame), to warm it up. */
+  warmSize: (next: Generator) => { width: number; height: number };
   /** Called with the new model in place: the temporal stage must forget the old model's output. */
   onSwitched: (info: { modelId: string; backend: Backend }) => void;
   onLoadError: (err: CycleStreamError) => void;
@@ -60,7 +60,7 @@ export class ModelSlot {
     } catch (err) {
       throw this.#loadError(err);
     }
-    const size = this.opts.warmSize();
+    const size = this.opts.warmSize(gen);
     if (size.width > 0) {
       try {
         await gen.warmup(size.width, size.height);

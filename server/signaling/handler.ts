@@ -17,6 +17,7 @@ import {
   type IceCandidate,
   type ServerToClientEvents,
   type SessionInfo,
+  type SessionOptions,
   type SessionStats,
   type SocketData,
   type WireError,
@@ -28,7 +29,7 @@ export type StartSession = z.output<typeof startSessionSchema>;
 export interface LiveSessionPort {
   readonly id: string;
   switchModel(modelId: string): Promise<{ modelId: string; backend: Backend }>;
-  setOptions(opts: { smoothing?: number; processingShortSidePx?: number }): { smoothing: number; processingShortSidePx: number };
+  setOptions(opts: { smoothing?: number; processingShortSidePx?: number | 'auto' }): SessionOptions;
   addIceCandidate(candidate: IceCandidate): Promise<void>;
   /** The answer has been sent: the idle timeout starts now. */
   answerSent(): void;
@@ -178,7 +179,7 @@ export function attachSignaling(io: SignalingServer, factory: SessionFactory, lo
     });
 
     socket.on('session:options', (payload, rawAck) => {
-      const ack = safeAck<{ smoothing: number; processingShortSidePx: number }>(rawAck);
+      const ack = safeAck<SessionOptions>(rawAck);
       try {
         const opts = parseOptions(payload);
         ack({ ok: true, ...current().setOptions(opts) });

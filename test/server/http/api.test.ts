@@ -28,11 +28,11 @@ test('GET /api/health and /api/models describe the server; unknown API routes ar
   }
 });
 
-test('GET /api/models gives each model its picker group and summary (other when the manifest has none)', async () => {
+test('GET /api/models gives each model its picker group, summary and CPU short side (other when the manifest has none)', async () => {
   const models = await scratchModels();
   const manifestPath = join(models.dir, 'swap-rb.json');
   const swap = JSON.parse(await readFile(manifestPath, 'utf8')) as Record<string, unknown>;
-  await writeFile(manifestPath, JSON.stringify({ ...swap, group: 'painters', summary: 'Swaps red and blue.' }));
+  await writeFile(manifestPath, JSON.stringify({ ...swap, group: 'painters', summary: 'Swaps red and blue.', cpuShortSidePx: 192 }));
   const srv = await startTestApp({ modelsDir: models.dir, showHiddenModels: true });
   try {
     const listed = (await (await fetch(`${srv.url}/api/models`)).json()) as ModelSummary[];
@@ -41,6 +41,8 @@ test('GET /api/models gives each model its picker group and summary (other when 
     assert.equal(byId.get('swap-rb')?.summary, 'Swaps red and blue.');
     assert.equal(byId.get('invert')?.group, 'other');
     assert.equal(byId.get('invert')?.summary, undefined);
+    assert.equal(byId.get('swap-rb')?.cpuShortSidePx, 192);
+    assert.equal('cpuShortSidePx' in byId.get('invert')!, false);
   } finally {
     await srv.close();
     await models.cleanup();
