@@ -4,6 +4,9 @@ import { ModelOptions } from './ModelOptions';
 
 export const RESOLUTIONS_PX = [128, 192, 256, 320, 384, 480] as const;
 
+/** The model resolution picked: a short side in pixels, or `auto`, which the server chooses per model. */
+export type ShortSideChoice = number | 'auto';
+
 export type Phase = 'idle' | 'connecting' | 'live' | 'error';
 
 interface ControlsProps {
@@ -13,17 +16,19 @@ interface ControlsProps {
   modelId: string;
   modelBusy: boolean;
   smoothing: number;
-  shortSidePx: number;
+  shortSide: ShortSideChoice;
+  /** The short side the model sees now (from the session's stats); null when not live. */
+  processingPx: number | null;
   canStart: boolean;
   onModelChange(id: string): void;
   onSmoothingChange(value: number): void;
-  onShortSideChange(px: number): void;
+  onShortSideChange(choice: ShortSideChoice): void;
   onStart(): void;
   onStop(): void;
 }
 
 export function Controls(props: ControlsProps) {
-  const { phase, models, modelId, modelBusy, smoothing, shortSidePx, canStart } = props;
+  const { phase, models, modelId, modelBusy, smoothing, shortSide, canStart } = props;
   const model = models?.find((m) => m.id === modelId);
   const startLabel = phase === 'error' ? 'Start again' : 'Start';
 
@@ -52,16 +57,17 @@ export function Controls(props: ControlsProps) {
         <select
           id="resolution"
           data-testid="resolution"
-          value={String(shortSidePx)}
-          onChange={(e) => props.onShortSideChange(Number(e.target.value))}
+          value={String(shortSide)}
+          onChange={(e) => props.onShortSideChange(e.target.value === 'auto' ? 'auto' : Number(e.target.value))}
         >
+          <option value="auto">Auto</option>
           {RESOLUTIONS_PX.map((px) => (
             <option key={px} value={String(px)}>
               {px}p
             </option>
           ))}
         </select>
-        <span className="control-hint">Short side the model sees</span>
+        <span className="control-hint">{describeResolution(shortSide, props.processingPx)}</span>
       </div>
 
       <div className="control control-actions">
@@ -96,11 +102,23 @@ export function Controls(props: ControlsProps) {
 function describeModel(m: ModelSummary): string {
   const parts = [m.summary ?? `${titleCase(m.from)} → ${titleCase(m.to)}`, m.architecture];
   if (m.params > 0) parts.push(`${formatCount(m.params)} params`);
+  if (m.cpuShortSidePx !== undefined) parts.push(`realtime on a CPU at ${m.cpuShortSidePx}p`);
   const judged = imagenetVerdict(m) ?? paintingVerdict(m);
   if (judged) parts.push(judged);
   if (m.kind === 'fixture') parts.push('test fixture');
   if (m.kind === 'random') parts.push('untrained');
   return parts.filter(Boolean).join(' · ');
+}
+
+/**
+ * Auto is the server's size (PROCESSING_SHORT_SIDE_PX, 256 unless set), lowered on a CPU to what
+ * a heavy model keeps realtime at (the model hint names that size); the page learns the size
+ * the model really sees from the session's stats, and names it while live.
+ */
+function describeResolution(choice: ShortSideChoice, processingPx: number | null): string {
+  if (choice !== 'auto') return 'Short side the model sees';
+  if (processingPx) return `Auto: ${processingPx}p now, lower for heavy models on a CPU`;
+  return 'Auto: 256p, lower for heavy models on a CPU';
 }
 
 /**

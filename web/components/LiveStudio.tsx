@@ -7,14 +7,15 @@ import type { Backend, SessionStats } from '../lib/contract';
 import { LiveSession } from '../lib/live-session';
 import { useSocket, type SocketState } from '../lib/use-socket';
 import { useModels, type ModelsState } from '../lib/use-models';
-import { Controls, titleCase, type Phase } from './Controls';
+import { Controls, titleCase, type Phase, type ShortSideChoice } from './Controls';
 import { EmbedSnippet } from './EmbedSnippet';
 import { ErrorBanner } from './ErrorBanner';
 import { StatsPanel } from './StatsPanel';
 import { VideoPanel } from './VideoPanel';
 
 const DEFAULT_SMOOTHING = 0.5;
-const DEFAULT_SHORT_SIDE_PX = 256;
+// The server picks: its default, or less for a model too heavy for realtime on its CPU.
+const DEFAULT_SHORT_SIDE: ShortSideChoice = 'auto';
 const OPTIONS_DEBOUNCE_MS = 150;
 
 const CAMERA_CONSTRAINTS: MediaStreamConstraints = {
@@ -37,7 +38,7 @@ export function LiveStudio() {
   const [activeModelId, setActiveModelId] = useState<string | null>(null);
   const [modelBusy, setModelBusy] = useState(false);
   const [smoothing, setSmoothing] = useState(DEFAULT_SMOOTHING);
-  const [shortSidePx, setShortSidePx] = useState(DEFAULT_SHORT_SIDE_PX);
+  const [shortSide, setShortSide] = useState<ShortSideChoice>(DEFAULT_SHORT_SIDE);
 
   const [phase, setPhase] = useState<Phase>('idle');
   const [shown, setShown] = useState<ShownError | null>(null);
@@ -55,7 +56,7 @@ export function LiveStudio() {
   const runRef = useRef(0);
   const activeModelRef = useRef<string | null>(null);
   const pendingModelRef = useRef<string | null>(null);
-  const sentOptionsRef = useRef({ smoothing: DEFAULT_SMOOTHING, shortSidePx: DEFAULT_SHORT_SIDE_PX });
+  const sentOptionsRef = useRef({ smoothing: DEFAULT_SMOOTHING, shortSide: DEFAULT_SHORT_SIDE });
 
 
   const releaseCamera = useCallback(() => {
@@ -147,11 +148,13 @@ export function LiveStudio() {
         },
       });
       sessionRef.current = session;
-      sentOptionsRef.current = { smoothing, shortSidePx };
+      sentOptionsRef.current = { smoothing, shortSide };
 
       try {
         const iceServers = (await fetchHealth().catch(() => null))?.iceServers ?? [];
-        const info = await session.start({ modelId, smoothing, processingShortSidePx: shortSidePx, iceServers });
+        // Auto is the server's to choose: the start leaves the size out.
+        const size = shortSide === 'auto' ? {} : { processingShortSidePx: shortSide };
+        const info = await session.start({ modelId, smoothing, ...size, iceServers });
         if (sessionRef.current !== session) return;
         activeModelRef.current = info.modelId;
         setActiveModelId(info.modelId);
@@ -168,7 +171,7 @@ export function LiveStudio() {
         fail(toClientError(err), modelId);
       }
     },
-    [socket, smoothing, shortSidePx, endSession, releaseCamera, fail],
+    [socket, smoothing, shortSide, endSession, releaseCamera, fail],
   );
 
   const stop = useCallback(() => {
@@ -213,13 +216,13 @@ export function LiveStudio() {
     if (phase !== 'live') return;
     const session = sessionRef.current;
     const sent = sentOptionsRef.current;
-    if (!session || (sent.smoothing === smoothing && sent.shortSidePx === shortSidePx)) return;
+    if (!session || (sent.smoothing === smoothing && sent.shortSide === shortSide)) return;
     const timer = setTimeout(() => {
       const req = {
         ...(sent.smoothing !== smoothing ? { smoothing } : {}),
-        ...(sent.shortSidePx !== shortSidePx ? { processingShortSidePx: shortSidePx } : {}),
+        ...(sent.shortSide !== shortSide ? { processingShortSidePx: shortSide } : {}),
       };
-      sentOptionsRef.current = { smoothing, shortSidePx };
+      sentOptionsRef.current = { smoothing, shortSide };
       session.setOptions(req).catch((err: unknown) => {
         if (sessionRef.current === session && !session.isClosed) {
           setShown({ error: toClientError(err), fatal: false });
@@ -227,7 +230,7 @@ export function LiveStudio() {
       });
     }, OPTIONS_DEBOUNCE_MS);
     return () => clearTimeout(timer);
-  }, [phase, smoothing, shortSidePx]);
+  }, [phase, smoothing, shortSide]);
 
   // Leaving the page: tell the server now rather than when the socket times out.
   useEffect(() => {
@@ -306,11 +309,12 @@ export function LiveStudio() {
           modelId={selectedModelId}
           modelBusy={modelBusy}
           smoothing={smoothing}
-          shortSidePx={shortSidePx}
+          shortSide={shortSide}
+          processingPx={stats && stats.processingHeight > 0 ? Math.min(stats.processingWidth, stats.processingHeight) : null}
           canStart={canStart}
           onModelChange={(id) => void changeModel(id)}
           onSmoothingChange={setSmoothing}
-          onShortSideChange={setShortSidePx}
+          onShortSideChange={setShortSide}
           onStart={() => void start(selectedModelId)}
           onStop={stop}
         />

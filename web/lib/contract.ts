@@ -20,6 +20,7 @@ export type {
   Provider,
   ServerToClientEvents,
   SessionInfo,
+  SessionOptions,
   SessionStats,
   SetOptionsRequest,
   StartSessionRequest,

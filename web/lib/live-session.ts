@@ -7,6 +7,7 @@ import type {
   CloseReason,
   ServerToClientEvents,
   SessionInfo,
+  SessionOptions,
   SessionStats,
   IceCandidate,
   SetOptionsRequest,
@@ -17,7 +18,8 @@ export type LiveSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 export interface LiveSessionSettings {
   modelId: string;
   smoothing: number;
-  processingShortSidePx: number;
+  /** Absent: auto, the server's choice for the model and its provider. */
+  processingShortSidePx?: number;
   /** The server's STUN/TURN servers (from /api/health); none needed on one machine or a LAN. */
   iceServers?: RTCIceServer[];
 }
@@ -122,7 +124,12 @@ export class LiveSession {
       (ack) =>
         this.socket.emit(
           'session:start',
-          { offerSdp, modelId: settings.modelId, smoothing: settings.smoothing, processingShortSidePx: settings.processingShortSidePx },
+          {
+            offerSdp,
+            modelId: settings.modelId,
+            smoothing: settings.smoothing,
+            ...(settings.processingShortSidePx !== undefined ? { processingShortSidePx: settings.processingShortSidePx } : {}),
+          },
           ack,
         ),
       START_ACK_TIMEOUT_MS,
@@ -154,9 +161,9 @@ export class LiveSession {
     );
   }
 
-  async setOptions(options: SetOptionsRequest): Promise<{ smoothing: number; processingShortSidePx: number }> {
+  async setOptions(options: SetOptionsRequest): Promise<SessionOptions> {
     this.assertLive();
-    return request<{ smoothing: number; processingShortSidePx: number }>(
+    return request<SessionOptions>(
       this.socket,
       (ack) => this.socket.emit('session:options', options, ack),
       OPTIONS_ACK_TIMEOUT_MS,
