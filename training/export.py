@@ -38,6 +38,7 @@ OPSET = 17
 PARITY_TOL = 1e-4
 INPUT_NAME, OUTPUT_NAME = 'input', 'output'
 GROUPS = ('animals', 'seasons', 'painters', 'other')  # server/contract/media.ts MODEL_GROUPS
+SHORT_SIDE_PX = (64, 1080)  # server/contract/media.ts LIMITS.processingShortSidePx
 
 
 class ExportError(Exception):
@@ -234,12 +235,15 @@ def with_listing(manifest: dict, group: Optional[str], summary: Optional[str]) -
 
 def export(checkpoint: Path, direction: str, models_dir: Path, model_id: Optional[str] = None,
            title: Optional[str] = None, description: str = '', validate: bool = True,
-           group: Optional[str] = None, summary: Optional[str] = None, overwrite: bool = False) -> dict:
+           group: Optional[str] = None, summary: Optional[str] = None, overwrite: bool = False,
+           cpu_short_side_px: Optional[int] = None) -> dict:
     """Writes models/<id>.onnx and its manifest from a CycleGAN (train.py) or distilled (distill.py) checkpoint."""
     from training.distill_export import is_distilled, load_student, student_manifest
 
     if group and group not in GROUPS:
         raise ExportError(f'group must be one of {", ".join(GROUPS)}, not {group!r}')
+    if cpu_short_side_px is not None and not SHORT_SIDE_PX[0] <= cpu_short_side_px <= SHORT_SIDE_PX[1]:
+        raise ExportError(f'cpu_short_side_px must be {SHORT_SIDE_PX[0]}..{SHORT_SIDE_PX[1]}, not {cpu_short_side_px}')
     if is_distilled(Path(checkpoint)):
         G, state = load_student(Path(checkpoint))
         src, dst = state['domains']
@@ -272,6 +276,10 @@ def export(checkpoint: Path, direction: str, models_dir: Path, model_id: Optiona
     # The picker's group and one-line summary are editorial, so a re-export keeps the old ones
     # unless new ones are given.
     manifest = with_listing(manifest, group or old.get('group'), summary or old.get('summary'))
+    # Measured on a CPU, not derived from the checkpoint, so it is kept the same way.
+    cpu_px = cpu_short_side_px or old.get('cpuShortSidePx')
+    if cpu_px:
+        manifest['cpuShortSidePx'] = cpu_px
     if old and 'metrics' in old and same_checkpoint(old, manifest):  # evaluate.py's metrics still hold
         manifest['metrics'] = old['metrics']
     json_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + '\n')
@@ -291,12 +299,15 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument('--description', default='', help='appended to provenance.description')
     p.add_argument('--group', choices=GROUPS, help="the picker's section (default: kept from an existing manifest, else other)")
     p.add_argument('--summary', help='one sentence for users, shown under the picker')
+    p.add_argument('--cpu_short_side_px', type=int,
+                   help='live short side at which the model keeps realtime on a 2-core CPU; auto uses it there '
+                        '(default: kept from an existing manifest, else none)')
     p.add_argument('--models_dir', default=str(REPO_ROOT / 'models'))
     p.add_argument('--overwrite', action='store_true', help='replace a model of the same id that another run made')
     p.add_argument('--no-validate', dest='validate', action='store_false')
     a = p.parse_args(argv)
     export(Path(a.checkpoint), a.direction, Path(a.models_dir), a.model_id, a.title, a.description, a.validate,
-           a.group, a.summary, a.overwrite)
+           a.group, a.summary, a.overwrite, a.cpu_short_side_px)
 
 
 if __name__ == '__main__':

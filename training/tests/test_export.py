@@ -81,6 +81,24 @@ def test_group_and_summary_are_written_and_kept_on_reexport(checkpoint, tmp_path
     assert (m['group'], m['summary']) == ('painters', 'Paints like Monet.')
 
 
+@needs_node
+def test_cpu_short_side_is_written_validated_and_kept_on_reexport(checkpoint, tmp_path):
+    export(checkpoint, 'AB', tmp_path, model_id='h2z', cpu_short_side_px=192)  # validated by the server's schema
+    assert json.loads((tmp_path / 'h2z.json').read_text())['cpuShortSidePx'] == 192
+    export(checkpoint, 'AB', tmp_path, model_id='h2z', validate=False)  # not given: the measured value stays
+    assert json.loads((tmp_path / 'h2z.json').read_text())['cpuShortSidePx'] == 192
+    export(checkpoint, 'AB', tmp_path, model_id='h2z', validate=False, cpu_short_side_px=160)
+    assert json.loads((tmp_path / 'h2z.json').read_text())['cpuShortSidePx'] == 160
+    export(checkpoint, 'AB', tmp_path, model_id='plain', validate=False)
+    assert 'cpuShortSidePx' not in json.loads((tmp_path / 'plain.json').read_text())
+
+
+def test_cpu_short_side_outside_the_limits_is_refused_before_any_file_is_written(checkpoint, tmp_path):
+    with pytest.raises(ExportError, match='cpu_short_side_px must be 64..1080'):
+        export(checkpoint, 'AB', tmp_path, model_id='x', cpu_short_side_px=32)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_unknown_group_is_refused_before_any_file_is_written(checkpoint, tmp_path):
     with pytest.raises(ExportError, match='group must be one of'):
         export(checkpoint, 'AB', tmp_path, model_id='x', group='sculptors')
