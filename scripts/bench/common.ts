@@ -38,6 +38,7 @@ export const sizeName = (s: Size): string => `${s.height}x${s.width}`;
 /** A model for the live section, and the page's "Model resolution" (short side px) to pick for it. */
 export interface LiveModel {
   readonly id: string;
+  /** Absent: the page's default, Auto (the server's size, or the model's cpuShortSidePx on a CPU). */
   readonly shortSidePx?: number;
 }
 
