@@ -285,7 +285,13 @@ export class LiveSession {
     await this.#egress.flush();
     const errors: unknown[] = [];
     // One after another, each even when an earlier one failed; the first failure is rethrown.
-    const steps = [() => this.#egress.close(), () => this.opts.peer.close(), () => this.#ingest.close(), () => this.#converter.close(), () => this.#model.close()];
+    const steps = [
+      () => this.#egress.close(),
+      () => this.opts.peer.close(),
+      () => this.#ingest.close(),
+      () => this.#converter.close(),
+      () => this.#model.close(),
+    ];
     for (const step of steps) await Promise.resolve().then(step).catch((err: unknown) => errors.push(err));
     this.opts.logger.info({ reason: this.#closeReason, errors: errors.length }, 'session closed');
     this.opts.events.closed(this.#closeReason ?? 'stopped');
