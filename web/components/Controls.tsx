@@ -2,7 +2,7 @@ import type { ModelSummary } from '../lib/contract';
 import { SmoothingSlider } from './SmoothingSlider';
 import { ModelOptions } from './ModelOptions';
 
-export const RESOLUTIONS_PX = [128, 192, 256, 320, 384, 480] as const;
+export const RESOLUTIONS_PX = [128, 160, 192, 224, 256, 320, 384, 480] as const;
 
 /** The model resolution picked: a short side in pixels, or `auto`, which the server chooses per model. */
 export type ShortSideChoice = number | 'auto';
