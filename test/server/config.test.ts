@@ -9,7 +9,7 @@ test('defaults, then env, then CLI flags; the result is frozen', () => {
   assert.equal(cfg.maxSessions, 2);
   assert.deepEqual(cfg.providers, ['webgpu', 'cpu']);
   assert.equal(cfg.modelsDir, '/srv/app/models');
-  assert.equal(cfg.defaultModel, 'horse2zebra');
+  assert.equal(cfg.defaultModel, 'horse2zebra-hq');
   assert.ok(Object.isFrozen(cfg));
   assert.throws(() => {
     (cfg as { port: number }).port = 1;
