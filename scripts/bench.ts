@@ -20,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../server/config.js';
+import { MODEL_ID_PATTERN } from '../server/inference/index.js';
 import { installPolyfills } from '../server/shared/index.js';
 import {
   REPO_ROOT,
@@ -111,9 +112,9 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--live-models':
         args.liveModels = list().map((s) => {
-          const m = /^([a-z0-9][a-z0-9_-]*)(?:@(\d+))?$/.exec(s);
-          if (!m) throw new Error(`live model ${s}: use id or id@px`);
-          return { id: m[1]!, ...(m[2] ? { shortSidePx: Number(m[2]) } : {}) };
+          const [id = '', px, ...rest] = s.split('@');
+          if (!MODEL_ID_PATTERN.test(id) || (px !== undefined && !/^\d+$/.test(px)) || rest.length) throw new Error(`live model ${s}: use id or id@px`);
+          return { id, ...(px !== undefined ? { shortSidePx: Number(px) } : {}) };
         });
         break;
       case '--sizes':

@@ -34,7 +34,6 @@ export interface Size {
 }
 export const sizeName = (s: Size): string => `${s.height}x${s.width}`;
 
-/** What every section gets; scripts/bench/live.ts receives the same object. */
 /** A model for the live section, and the page's "Model resolution" (short side px) to pick for it. */
 export interface LiveModel {
   readonly id: string;
@@ -42,6 +41,7 @@ export interface LiveModel {
   readonly shortSidePx?: number;
 }
 
+/** What every section gets; scripts/bench/live.ts receives the same object. */
 export interface BenchOptions {
   readonly config: Config;
   readonly modelsDir: string;

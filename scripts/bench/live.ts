@@ -3,7 +3,7 @@
  * through the whole WebRTC loop. End-to-end fps and latency come from reading the stamps back on
  * both <video> elements (the `invert` fixture model keeps them legible); server-added latency
  * and inference time come from the server's own per-second stats, also with the default model
- * (DEFAULT_MODEL), or with each model that `--model` names.
+ * (DEFAULT_MODEL), or with each model that `--live-models` (else `--model`) names.
  * The web app is built first when its build is missing or stale, and one unreported pass warms
  * everything up before the first measured one.
  */

@@ -14,7 +14,8 @@ export interface WireError {
 
 export type Ack<T> = (res: ({ ok: true } & T) | { ok: false; error: WireError }) => void;
 
-const shortSidePx = z.number().int().min(LIMITS.processingShortSidePx.min).max(LIMITS.processingShortSidePx.max);
+/** A processing short side in pixels, within the server's limits (socket requests and model manifests). */
+export const shortSidePxSchema = z.number().int().min(LIMITS.processingShortSidePx.min).max(LIMITS.processingShortSidePx.max);
 
 export const startSessionSchema = z.object({
   offerSdp: z.string().min(1).max(LIMITS.offerSdpChars),
@@ -22,7 +23,7 @@ export const startSessionSchema = z.object({
   /** 0 = off, 1 = strongest temporal smoothing. Absent: the server's SMOOTHING. */
   smoothing: z.number().min(LIMITS.smoothing.min).max(LIMITS.smoothing.max).optional(),
   /** Short side of the frame the model sees; the stream keeps its own size. Absent: auto. */
-  processingShortSidePx: shortSidePx.optional(),
+  processingShortSidePx: shortSidePxSchema.optional(),
 });
 export type StartSessionRequest = z.input<typeof startSessionSchema>;
 
@@ -43,7 +44,7 @@ export const setOptionsSchema = z
      * A short side in pixels, or `auto`: the server's PROCESSING_SHORT_SIDE_PX, lowered on a CPU
      * to the model's `cpuShortSidePx` (and recomputed when the model changes).
      */
-    processingShortSidePx: z.union([shortSidePx, z.literal('auto')]).optional(),
+    processingShortSidePx: z.union([shortSidePxSchema, z.literal('auto')]).optional(),
   })
   .refine((v) => v.smoothing !== undefined || v.processingShortSidePx !== undefined, 'nothing to set');
 export type SetOptionsRequest = z.input<typeof setOptionsSchema>;

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ManifestError, ModelIdError } from '../shared/errors.js';
 import { parseWith } from '../shared/parse.js';
-import { LIMITS, MODEL_GROUPS } from '../contract/index.js';
+import { MODEL_GROUPS, shortSidePxSchema } from '../contract/index.js';
 
 /** Model ids are file stems in models/; anything that could escape that folder is refused. */
 export const MODEL_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -111,7 +111,7 @@ export const manifestSchema = z.object({
    * session left on Auto runs at no more than this on the CPU provider; GPU providers ignore it,
    * and so do video and image jobs, which have no frame rate to keep.
    */
-  cpuShortSidePx: z.number().int().min(LIMITS.processingShortSidePx.min).max(LIMITS.processingShortSidePx.max).optional(),
+  cpuShortSidePx: shortSidePxSchema.optional(),
 });
 
 export type ModelManifest = z.infer<typeof manifestSchema>;

@@ -91,7 +91,7 @@ export class LiveSession {
       host: opts.host,
       closing: () => this.#closing !== null,
       // Auto may run the next model at another size than this one: warm it at its own.
-      warmSize: (next) => (this.#procSize.width === 0 ? this.#procSize : this.#target(this.#ingest.inputSize, next).proc),
+      warmSize: (next) => (this.#procSize.width === 0 ? this.#procSize : this.#target(this.#ingest.inputSize.width, this.#ingest.inputSize.height, next).proc),
       onSwitched: (info) => {
         // Blending the old model's output into the new one's would smear the switch.
         this.#temporal.reset();
@@ -130,7 +130,7 @@ export class LiveSession {
       keyframes: this.#keyframes,
       // Nobody watching (a WHIP stream before its first viewer): decode to keep the reference
       // frames, but leave the model and the encoder idle.
-      target: (width, height) => (this.#egress.receivers === 0 ? null : this.#target({ width, height }, this.#model.current)),
+      target: (width, height) => (this.#egress.receivers === 0 ? null : this.#target(width, height, this.#model.current)),
       process: (picture) => this.#translate(picture),
       report: (err) => opts.events.error(err),
       onError: (stage, err) => this.fail(stage, err),
@@ -176,8 +176,8 @@ export class LiveSession {
   }
 
   /** Where an input of this size is scaled to for `gen`, at the short side the session's setting gives it. */
-  #target(input: { width: number; height: number }, gen: Generator): ReturnType<typeof processingTarget> {
-    return processingTarget(input.width, input.height, this.#limits, this.#shortSide.for(gen).px, gen.manifest.input.sizeMultiple);
+  #target(width: number, height: number, gen: Generator): ReturnType<typeof processingTarget> {
+    return processingTarget(width, height, this.#limits, this.#shortSide.for(gen).px, gen.manifest.input.sizeMultiple);
   }
 
   /** The model now; smoothing, scaling and encoding of this frame overlap the next frame's model run. */

@@ -152,9 +152,8 @@ export function LiveStudio() {
 
       try {
         const iceServers = (await fetchHealth().catch(() => null))?.iceServers ?? [];
-        // Auto is the server's to choose: the start leaves the size out.
-        const size = shortSide === 'auto' ? {} : { processingShortSidePx: shortSide };
-        const info = await session.start({ modelId, smoothing, ...size, iceServers });
+        const processingShortSidePx = shortSide === 'auto' ? undefined : shortSide;
+        const info = await session.start({ modelId, smoothing, processingShortSidePx, iceServers });
         if (sessionRef.current !== session) return;
         activeModelRef.current = info.modelId;
         setActiveModelId(info.modelId);
