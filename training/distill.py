@@ -55,7 +55,9 @@ class DistillConfig:
     # --- what learns from what ---
     teacher: str = 'horse2zebra'
     student: str = 'rt'  # training/students.py STUDENTS
-    init: str = 'prune'  # 'prune': slices of the teacher's weights; 'scratch': random
+    # 'prune': slices of the teacher's weights; 'scratch': random; else a distillation checkpoint (.pt)
+    # of the same student to go on from, e.g. to specialise a model for a smaller processing size
+    init: str = 'prune'
     # Learn the reverse direction from pseudo-pairs (teacher(x) -> x), for a direction with no teacher;
     # use with --feat_taps 0 --extra_b 0 (teacher(zebra) -> zebra pairs would teach it to keep stripes)
     reverse: bool = False
@@ -66,6 +68,11 @@ class DistillConfig:
     extra_scenes: int = 200
     horse_share: float = 0.7  # fraction of samples drawn from trainA
     crop_px: int = 256
+    # The side the student works at, when smaller than crop_px: its input and the teacher's output and
+    # features (computed at crop_px) are scaled down to it. A model run live at a small processing size
+    # then learns to draw what the teacher draws at full size, instead of the teacher's own look at
+    # that size (0 = crop_px)
+    student_px: int = 0
     scale_max: float = 1.3  # resize by a random factor in [1, scale_max] before the crop
     jitter: float = 0.1  # brightness / contrast / saturation, each by a factor in [1-j, 1+j]
     input_noise: float = 0.02  # std of the Gaussian noise on the student's input ([-1, 1] units)
@@ -128,6 +135,23 @@ def feature_loss(student_feats: Sequence[torch.Tensor], teacher_feats: Sequence[
                for a, b in zip(student_feats, teacher_feats)) / len(teacher_feats)
 
 
+def shrink(x: torch.Tensor, px: int) -> torch.Tensor:
+    """[B, C, S, S] -> [B, C, px, px], antialiased as metrics.py's AtProcessingSize scales live frames."""
+    if x.shape[-1] == px:
+        return x
+    return F.interpolate(x, size=(px, px), mode='bilinear', align_corners=False, antialias=True)
+
+
+def init_from_checkpoint(path: str, student: nn.Module, adapters: nn.Module) -> None:
+    """Start from another distillation run's student (and its adapters, where they fit)."""
+    state = torch.load(path, map_location='cpu')
+    if state.get('format') != DISTILL_FORMAT:
+        raise SystemExit(f'--init {path}: not a distillation checkpoint (or use prune / scratch)')
+    student.load_state_dict(state['student'])
+    with contextlib.suppress(RuntimeError):  # other feature taps: the adapters start fresh
+        adapters.load_state_dict(state['adapters'])
+
+
 def pick_device(name: str) -> torch.device:
     if name == 'auto':
         return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
@@ -147,13 +171,16 @@ def eval_inputs(cfg: DistillConfig) -> torch.Tensor:
 
 
 @torch.no_grad()
-def score(student: nn.Module, teacher_out: Optional[torch.Tensor], x: torch.Tensor, device: torch.device) -> Dict[str, float]:
-    """ImageNet zebra share and P (in reverse mode: still zebra, lower is better), L1 to the teacher, edges kept."""
+def score(student: nn.Module, teacher_out: Optional[torch.Tensor], x: torch.Tensor, device: torch.device,
+          px: int = 0) -> Dict[str, float]:
+    """ImageNet zebra share and P (in reverse mode: still zebra, lower is better), L1 to the teacher, edges
+    kept; with px, the student runs at that side and its output is scaled back, as on the live path."""
     from training.judge import summary
-    from training.metrics import edge_correlation
+    from training.metrics import AtProcessingSize, edge_correlation
 
     student.eval()
-    y = torch.cat([student(x[i:i + 8].to(device)).float().cpu() for i in range(0, len(x), 8)])
+    run = AtProcessingSize(student, px) if px else student
+    y = torch.cat([run(x[i:i + 8].to(device)).float().cpu() for i in range(0, len(x), 8)])
     student.train()
     out = summary(y)
     if teacher_out is not None:
@@ -182,6 +209,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
     student = build_student(cfg.student)
     if cfg.reverse and cfg.feat_taps:
         raise SystemExit('--reverse learns the teacher\'s inverse, which has no features to match: add --feat_taps 0')
+    if cfg.student_px and (cfg.student_px > cfg.crop_px or cfg.student_px % 4):
+        raise SystemExit('--student_px must be a multiple of 4, at most --crop_px')
+    px = cfg.student_px or cfg.crop_px
     s_taps = feature_taps(student, cfg.feat_taps) if cfg.feat_taps else []
     t_taps = matching_taps(student, teacher, s_taps)
     c_s, c_t = student.model[student.first_block - 3].out_channels, teacher.model[teacher.first_block - 3].out_channels
@@ -201,7 +231,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
         state = torch.load(ckpt, map_location='cpu')
         if state.get('format') != DISTILL_FORMAT:
             raise SystemExit(f'{ckpt} is not a distillation checkpoint')
-        saved = {k: v for k, v in state['config'].items() if k not in RUNTIME}
+        # a setting added since that checkpoint was made had its default then
+        saved = {**dataclasses.asdict(DistillConfig()), **state['config']}
+        saved = {k: v for k, v in saved.items() if k not in RUNTIME}
         mine = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RUNTIME}
         if saved != mine:
             bad = sorted(k for k in set(saved) | set(mine) if saved.get(k) != mine.get(k))
@@ -214,6 +246,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
     elif cfg.init == 'prune':
         prune_from_teacher(teacher.cpu(), student, pool.sample_clean(gen, 8, cfg)[0])
         teacher.to(device)
+    elif cfg.init != 'scratch':
+        init_from_checkpoint(cfg.init, student, adapters)
     student.to(device).train()
     adapters.to(device)
     if device.type == 'cuda' and cfg.channels_last:
@@ -279,8 +313,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
             y_t, f_t = feats[-1].float(), [feats[t].float() for t in t_taps]
             if cfg.reverse:
                 x, y_t = y_t, x
-        x, y_t = x.to(device), y_t.to(device)
-        f_t = [f.to(device).float() for f in f_t]
+        x, y_t = shrink(x.to(device), px), shrink(y_t.to(device), px)
+        f_t = [shrink(f.to(device).float(), px // 4) for f in f_t]
         x_s = x + cfg.input_noise * torch.randn(x.shape, generator=gen).to(device) if cfg.input_noise else x
         for g in opt.param_groups:
             g['lr'] = lr_at(cfg, progress())
@@ -291,8 +325,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
             l1 = (y_s - y_t).abs().mean()
             feat = feature_loss(adapters([feats_s[t] for t in s_taps]), f_t) if s_taps else torch.zeros((), device=device)
             # forward: D judges the student's outputs on this batch; reverse: its outputs on real inputs
-            fake = None if D is None else student(pool.sample_real(pool.gan_inputs, gen, cfg.batch_size, cfg).to(device)) \
-                if cfg.reverse else y_s
+            fake = None if D is None else student(shrink(pool.sample_real(pool.gan_inputs, gen, cfg.batch_size, cfg)
+                                                         .to(device), px)) if cfg.reverse else y_s
             gan_g = ((D(fake) - 1) ** 2).mean() if D is not None else torch.zeros((), device=device)
         loss = cfg.lambda_l1 * l1 + cfg.lambda_feat * feat + cfg.lambda_gan * gan_g
         opt.zero_grad(set_to_none=True)
@@ -301,7 +335,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
 
         gan_d = torch.zeros(())
         if D is not None:
-            real = pool.sample_real(pool.target, gen, cfg.batch_size, cfg).to(device)
+            real = shrink(pool.sample_real(pool.target, gen, cfg.batch_size, cfg).to(device), px)
             with autocast():
                 gan_d = 0.5 * (((D(real) - 1) ** 2).mean() + (D(fake.detach()) ** 2).mean())
             opt_d.zero_grad(set_to_none=True)
@@ -317,7 +351,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
             print('step {} wall {}s lr {} l1 {} feat {} gan_g {} gan_d {}'.format(*row), flush=True)
         if x_eval is not None and cfg.eval_every and step % cfg.eval_every == 0:
             curve.append({'step': step, 'wallS': round(wall_before + time.time() - t_start, 1),
-                          **score(student, t_eval, x_eval, device)})
+                          **score(student, t_eval, x_eval, device, cfg.student_px)})
             print(f'eval {curve[-1]}', flush=True)
             write_curve(out / 'curve.csv', curve)
         if step % cfg.ckpt_every == 0:
@@ -330,7 +364,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
     if progress() >= 1.0:
         if x_eval is not None and (not curve or curve[-1]['step'] != step):
             curve.append({'step': step, 'wallS': round(wall_before + time.time() - t_start, 1),
-                          **score(student, t_eval, x_eval, device)})
+                          **score(student, t_eval, x_eval, device, cfg.student_px)})
             write_curve(out / 'curve.csv', curve)
             print(f'eval {curve[-1]}', flush=True)
         save(out / 'final.pt')

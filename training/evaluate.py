@@ -42,7 +42,7 @@ from training import config as C
 from training.data import REPO_ROOT, DomainImages, datasets_root, resolve_dataset, save_grid, to_float
 from training.domain_classifier import (DomainClassifier, features, get_classifier, kid, predict,  # noqa: F401
                                         resize_for_classifier, train_classifier, translation_success)
-from training.metrics import (STATIC_THRESHOLD, cycle_l1, edge_correlation, flicker, read_clip,  # noqa: F401
+from training.metrics import (STATIC_THRESHOLD, AtProcessingSize, cycle_l1, edge_correlation, flicker, read_clip,  # noqa: F401
                               ssim_grey)
 from training.models import build_generator
 from training.train import load_checkpoint
@@ -68,22 +68,6 @@ class OnnxGenerator:
         from training.export import run_onnx
         return torch.cat([torch.from_numpy(np.array(run_onnx(self.path, x[i:i + batch].numpy(), self.threads)))
                           for i in range(0, len(x), batch)])
-
-
-class AtProcessingSize:
-    """Runs G with the input's short side scaled to `short_px` (sides rounded to multiples of 4), as the
-    live path does with PROCESSING_SHORT_SIDE_PX, then scales the output back to the input's size, so
-    every metric sees what a viewer of a live session at that setting sees."""
-
-    def __init__(self, G, short_px: int):
-        self.G, self.short_px = G, short_px
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        s = self.short_px / min(h, w)
-        size = (max(4, round(h * s / 4) * 4), max(4, round(w * s / 4) * 4))
-        small = F.interpolate(x, size=size, mode='bilinear', align_corners=False, antialias=True)
-        return F.interpolate(self.G(small), size=(h, w), mode='bilinear', align_corners=False).clamp(-1, 1)
 
 
 def load_generators(checkpoint: Path, domains: Tuple[str, str], direction: Optional[str]

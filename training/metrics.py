@@ -1,4 +1,5 @@
-"""Content preservation and flicker: what a translation keeps of its input, and how stable it is in time."""
+"""Content preservation and flicker: what a translation keeps of its input, and how stable it is in time;
+and AtProcessingSize, what a live session at a smaller processing size shows."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,6 +9,26 @@ import torch
 import torch.nn.functional as F
 
 from training.data import to_float
+
+# ----------------------------------------------------------------------------------------------
+# what a live session at a given processing size shows
+
+
+class AtProcessingSize:
+    """Runs G with the input's short side scaled to `short_px` (sides rounded to multiples of 4), as the
+    live path does with PROCESSING_SHORT_SIDE_PX, then scales the output back to the input's size, so
+    every metric sees what a viewer of a live session at that setting sees."""
+
+    def __init__(self, G, short_px: int):
+        self.G, self.short_px = G, short_px
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        s = self.short_px / min(h, w)
+        size = (max(4, round(h * s / 4) * 4), max(4, round(w * s / 4) * 4))
+        small = F.interpolate(x, size=size, mode='bilinear', align_corners=False, antialias=True)
+        return F.interpolate(self.G(small), size=(h, w), mode='bilinear', align_corners=False).clamp(-1, 1)
+
 
 # ----------------------------------------------------------------------------------------------
 # (c) content preservation

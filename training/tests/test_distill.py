@@ -71,3 +71,31 @@ def test_reverse_mode_learns_the_inverse_from_pseudo_pairs(tiny_dataset, tmp_pat
     assert 'pseudo-pairs' in manifest['provenance']['description']
     with pytest.raises(SystemExit, match='feat_taps 0'):
         run(tiny_dataset, tmp_path / 'rev2', tmp_path / 'cache', '--steps', '1', '--reverse')
+
+
+def test_a_student_can_go_on_from_a_checkpoint_at_a_smaller_side(tiny_dataset, tmp_path):
+    """--init <checkpoint> starts from that student; --student_px trains it on scaled-down inputs and
+    targets (the teacher still sees crop_px), and the curve scores it at that side."""
+    first = run(tiny_dataset, tmp_path / 'a', tmp_path / 'cache', '--steps', '3')
+    seen = []
+    real_forward = distill.build_student('tiny').__class__.forward_features
+
+    def spy(self, x, taps):
+        seen.append(tuple(x.shape[-2:]))
+        return real_forward(self, x, taps)
+
+    start = torch.load(first / 'final.pt')['student']
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(distill.build_student('tiny').__class__, 'forward_features', spy)
+        out = run(tiny_dataset, tmp_path / 'b', tmp_path / 'cache', '--steps', '1', '--lr', '1e-12',
+                  '--init', str(first / 'final.pt'), '--student_px', '32')
+    assert seen and set(seen) == {(32, 32)}  # the cache from the first run holds the teacher's 64 px targets
+    after = torch.load(out / 'final.pt')
+    assert after['config']['student_px'] == 32
+    for k, v in start.items():
+        assert torch.allclose(v, after['student'][k], atol=1e-6), k
+
+
+def test_student_px_must_fit_the_crop(tiny_dataset, tmp_path):
+    with pytest.raises(SystemExit, match='student_px'):
+        run(tiny_dataset, tmp_path / 'a', tmp_path / 'cache', '--steps', '1', '--student_px', '96')
