@@ -28,7 +28,6 @@ import contextlib
 import csv
 import dataclasses
 import math
-import platform
 import shlex
 import sys
 import time
@@ -41,11 +40,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from training import config as C
-from training.data import REPO_ROOT, list_images, load_image, resolve_dataset, to_float
+from training.data import REPO_ROOT
 from training.distill_data import TeacherCache, load_pool
+from training.distill_eval import eval_inputs, score, write_curve
 from training.distill_export import DISTILL_FORMAT
+from training.losses import Adapters, feature_loss
 from training.models import PatchDiscriminator, count_macs, count_params
 from training.students import build_student, feature_taps, matching_taps, prune_from_teacher
+from training.runtime import hardware_name, pick_device
 from training.teachers import load_teacher
 
 
@@ -117,24 +119,6 @@ def lr_at(cfg: DistillConfig, progress: float) -> float:
     return cfg.lr * max(0.05, 1.0 - 0.95 * (progress - start) / cfg.decay_fraction)
 
 
-class Adapters(nn.Module):
-    """1x1 convs from the student's block width to the teacher's, one per feature tap."""
-
-    def __init__(self, c_student: int, c_teacher: int, n: int):
-        super().__init__()
-        self.convs = nn.ModuleList(nn.Conv2d(c_student, c_teacher, 1) for _ in range(n))
-
-    def forward(self, feats: Sequence[torch.Tensor]) -> List[torch.Tensor]:
-        return [conv(f) for conv, f in zip(self.convs, feats)]
-
-
-def feature_loss(student_feats: Sequence[torch.Tensor], teacher_feats: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Mean over taps of the MSE relative to the teacher feature's mean square, so that every tap
-    counts alike whatever the size of the residual stream at that depth."""
-    return sum(F.mse_loss(a.float(), b) / b.pow(2).mean().clamp_min(1e-6)
-               for a, b in zip(student_feats, teacher_feats)) / len(teacher_feats)
-
-
 def shrink(x: torch.Tensor, px: int) -> torch.Tensor:
     """[B, C, S, S] -> [B, C, px, px], antialiased as metrics.py's AtProcessingSize scales live frames."""
     if x.shape[-1] == px:
@@ -150,43 +134,6 @@ def init_from_checkpoint(path: str, student: nn.Module, adapters: nn.Module) -> 
     student.load_state_dict(state['student'])
     with contextlib.suppress(RuntimeError):  # other feature taps: the adapters start fresh
         adapters.load_state_dict(state['adapters'])
-
-
-def pick_device(name: str) -> torch.device:
-    if name == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    return torch.device(name)
-
-
-def hardware(device: torch.device) -> str:
-    if device.type == 'cuda':
-        return f'{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})'
-    return f'{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} thread(s)'
-
-
-def eval_inputs(cfg: DistillConfig) -> torch.Tensor:
-    """The first test images of the student's input domain (testB in reverse mode)."""
-    files = list_images(resolve_dataset(cfg.dataset) / ('testB' if cfg.reverse else 'testA'))[:cfg.eval_images]
-    return to_float(torch.stack([torch.from_numpy(load_image(f, 256)).permute(2, 0, 1) for f in files]))  # [N, 3, 256, 256]
-
-
-@torch.no_grad()
-def score(student: nn.Module, teacher_out: Optional[torch.Tensor], x: torch.Tensor, device: torch.device,
-          px: int = 0) -> Dict[str, float]:
-    """ImageNet zebra share and P (in reverse mode: still zebra, lower is better), L1 to the teacher, edges
-    kept; with px, the student runs at that side and its output is scaled back, as on the live path."""
-    from training.judge import summary
-    from training.metrics import AtProcessingSize, edge_correlation
-
-    student.eval()
-    run = AtProcessingSize(student, px) if px else student
-    y = torch.cat([run(x[i:i + 8].to(device)).float().cpu() for i in range(0, len(x), 8)])
-    student.train()
-    out = summary(y)
-    if teacher_out is not None:
-        out['l1Teacher'] = round(float((y - teacher_out).abs().mean()), 4)
-    out['edgeCorrelation'] = round(float(edge_correlation(x, y).mean()), 4)
-    return out
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Path:
@@ -220,7 +167,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
 
     # --- data ---
     pool = load_pool(cfg)  # uint8 images [N, 3, H, W] with their source ('A', 'B', 'S')
-    x_eval = eval_inputs(cfg) if cfg.eval_images else None
+    x_eval = eval_inputs(cfg.dataset, cfg.reverse, cfg.eval_images) if cfg.eval_images else None
     with torch.no_grad():
         t_eval = torch.cat([teacher(x_eval[i:i + 8].to(device)).float().cpu()
                             for i in range(0, len(x_eval), 8)]) if x_eval is not None and not cfg.reverse else None
@@ -291,7 +238,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
             'student': student.state_dict(), 'adapters': adapters.state_dict(), 'opt': opt.state_dict(),
             'D': D.state_dict() if D is not None else None, 'opt_d': opt_d.state_dict() if opt_d is not None else None,
             'rng': gen.get_state(), 'curve': curve, 'wall_time_s': wall_before + time.time() - t_start,
-            'hardware': hardware(device), 'torch_version': str(torch.__version__),
+            'hardware': hardware_name(device, cfg.threads), 'torch_version': str(torch.__version__),
             'command': 'python3 -m training.distill ' + shlex.join(sys.argv[1:] if argv is None else list(argv)),
             'n_images': pool.counts(),
         }, tmp)
@@ -370,13 +317,6 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
         save(out / 'final.pt')
         print(f'done: {step} steps, {out / "final.pt"}', flush=True)
     return out
-
-
-def write_curve(path: Path, curve: List[Dict[str, float]]) -> None:
-    with path.open('w', newline='') as f:
-        w = csv.DictWriter(f, fieldnames=list(curve[0]))
-        w.writeheader()
-        w.writerows(curve)
 
 
 if __name__ == '__main__':

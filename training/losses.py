@@ -7,11 +7,16 @@ Both are opt-in (weight 0 = off) and apply to both generators, since a live filt
   edge magnitudes of input and output (training/metrics.py edge_correlation, the number evaluate.py
   reports as "edges kept") asks every edge of the input to stay where it was, while leaving the
   colours and the texture between edges to the adversarial loss.
+Distillation (training/distill.py) adds a feature term: the student's block outputs, through 1x1
+adapters, matched to the teacher's at the same depth.
 """
 from __future__ import annotations
 
+from typing import List, Sequence
+
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from training.metrics import edge_correlation
 
@@ -24,3 +29,21 @@ def stability_loss(out_clean: torch.Tensor, out_noisy: torch.Tensor) -> torch.Te
 def edge_loss(inputs: torch.Tensor, outputs: torch.Tensor) -> torch.Tensor:
     """Mean over the batch of 1 - edge correlation between inputs and outputs ([N, 3, H, W] in [-1, 1])."""
     return (1.0 - edge_correlation(inputs.float(), outputs.float())).mean()
+
+
+class Adapters(nn.Module):
+    """1x1 convs from the student's block width to the teacher's, one per feature tap."""
+
+    def __init__(self, c_student: int, c_teacher: int, n: int):
+        super().__init__()
+        self.convs = nn.ModuleList(nn.Conv2d(c_student, c_teacher, 1) for _ in range(n))
+
+    def forward(self, feats: Sequence[torch.Tensor]) -> List[torch.Tensor]:
+        return [conv(f) for conv, f in zip(self.convs, feats)]
+
+
+def feature_loss(student_feats: Sequence[torch.Tensor], teacher_feats: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Mean over taps of the MSE relative to the teacher feature's mean square, so that every tap
+    counts alike whatever the size of the residual stream at that depth."""
+    return sum(F.mse_loss(a.float(), b) / b.pow(2).mean().clamp_min(1e-6)
+               for a, b in zip(student_feats, teacher_feats)) / len(teacher_feats)

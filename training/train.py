@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import math
 import os
-import platform
 import shlex
 import signal
 import sys
@@ -33,6 +32,7 @@ from training.budget import WallClockBudget
 from training.data import UnpairedBatches, open_split, resolve_dataset, save_grid
 from training.losses import edge_loss, stability_loss
 from training.models import build_discriminator, build_generator, count_macs, count_params, init_weights
+from training.runtime import hardware_name, pick_device
 
 CKPT_FORMAT = 'cyclestream-cyclegan-v1'
 
@@ -83,18 +83,6 @@ class ImagePool:
         return torch.cat(out)
 
 
-def hardware_name(device: torch.device, threads: int) -> str:
-    if device.type == 'cuda':
-        return f'{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})'
-    cpu = platform.machine()
-    try:
-        with open('/proc/cpuinfo') as f:
-            cpu = next(line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
-    except (OSError, StopIteration):
-        pass
-    return f'CPU {cpu}, {threads} threads'
-
-
 def lr_at(cfg: C.Config, step: int, total: Optional[int]) -> float:
     """Constant, then linear decay to 0 at step == total."""
     if not total:
@@ -112,10 +100,7 @@ def train(cfg: C.Config, command: Optional[str] = None) -> dict:
     print(f'cyclestream train.py (torch {torch.__version__})\n{C.describe(cfg)}', flush=True)
 
     # ---- device ---------------------------------------------------------------------------
-    if cfg.device == 'auto':
-        device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    else:
-        device = torch.device(cfg.device)
+    device = pick_device(cfg.device)
     cuda = device.type == 'cuda'
     if cuda:
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
