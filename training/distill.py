@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from training import config as C
@@ -70,12 +69,11 @@ class DistillConfig:
     extra_scenes: int = 200
     horse_share: float = 0.7  # fraction of samples drawn from trainA
     crop_px: int = 256
-    # The side the student works at, when smaller than crop_px: its input and the teacher's output and
-    # features (computed at crop_px) are scaled down to it. A model run live at a small processing size
-    # then learns to draw what the teacher draws at full size, instead of the teacher's own look at
-    # that size (0 = crop_px)
-    student_px: int = 0
-    scale_max: float = 1.3  # resize by a random factor in [1, scale_max] before the crop
+    # resize the 256 px pool image by a random factor in [scale_min, scale_max] before the crop. Below 1,
+    # with a smaller crop, the student sees whole scenes as a live session at a small processing size
+    # does (e.g. --crop_px 160 --scale_min 0.625 --scale_max 0.8), and the teacher draws them at that size
+    scale_min: float = 1.0
+    scale_max: float = 1.3
     jitter: float = 0.1  # brightness / contrast / saturation, each by a factor in [1-j, 1+j]
     input_noise: float = 0.02  # std of the Gaussian noise on the student's input ([-1, 1] units)
     # --- losses ---
@@ -105,9 +103,10 @@ class DistillConfig:
     ckpt_every: int = 200
     eval_every: int = 400
     eval_images: int = 40  # first N test horses scored by the ImageNet judge (0 = no judge)
+    eval_px: int = 0  # score at this processing short side, scaled back as on the live path (0 = 256)
 
 
-RUNTIME = {'cache_dir', 'device', 'threads', 'amp', 'channels_last', 'out_dir', 'resume', 'stop_after', 'log_every',
+RUNTIME = {'eval_px', 'cache_dir', 'device', 'threads', 'amp', 'channels_last', 'out_dir', 'resume', 'stop_after', 'log_every',
            'ckpt_every', 'eval_every', 'eval_images', 'time_budget_min', 'steps'}
 
 
@@ -117,13 +116,6 @@ def lr_at(cfg: DistillConfig, progress: float) -> float:
     if progress <= start or cfg.decay_fraction <= 0:
         return cfg.lr
     return cfg.lr * max(0.05, 1.0 - 0.95 * (progress - start) / cfg.decay_fraction)
-
-
-def shrink(x: torch.Tensor, px: int) -> torch.Tensor:
-    """[B, C, S, S] -> [B, C, px, px], antialiased as metrics.py's AtProcessingSize scales live frames."""
-    if x.shape[-1] == px:
-        return x
-    return F.interpolate(x, size=(px, px), mode='bilinear', align_corners=False, antialias=True)
 
 
 def init_from_checkpoint(path: str, student: nn.Module, adapters: nn.Module) -> None:
@@ -156,9 +148,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
     student = build_student(cfg.student)
     if cfg.reverse and cfg.feat_taps:
         raise SystemExit('--reverse learns the teacher\'s inverse, which has no features to match: add --feat_taps 0')
-    if cfg.student_px and (cfg.student_px > cfg.crop_px or cfg.student_px % 4):
-        raise SystemExit('--student_px must be a multiple of 4, at most --crop_px')
-    px = cfg.student_px or cfg.crop_px
+    if not 0 < cfg.scale_min <= cfg.scale_max:
+        raise SystemExit('--scale_min must be above 0 and at most --scale_max')
     s_taps = feature_taps(student, cfg.feat_taps) if cfg.feat_taps else []
     t_taps = matching_taps(student, teacher, s_taps)
     c_s, c_t = student.model[student.first_block - 3].out_channels, teacher.model[teacher.first_block - 3].out_channels
@@ -260,8 +251,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
             y_t, f_t = feats[-1].float(), [feats[t].float() for t in t_taps]
             if cfg.reverse:
                 x, y_t = y_t, x
-        x, y_t = shrink(x.to(device), px), shrink(y_t.to(device), px)
-        f_t = [shrink(f.to(device).float(), px // 4) for f in f_t]
+        x, y_t = x.to(device), y_t.to(device)
+        f_t = [f.to(device).float() for f in f_t]
         x_s = x + cfg.input_noise * torch.randn(x.shape, generator=gen).to(device) if cfg.input_noise else x
         for g in opt.param_groups:
             g['lr'] = lr_at(cfg, progress())
@@ -272,8 +263,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
             l1 = (y_s - y_t).abs().mean()
             feat = feature_loss(adapters([feats_s[t] for t in s_taps]), f_t) if s_taps else torch.zeros((), device=device)
             # forward: D judges the student's outputs on this batch; reverse: its outputs on real inputs
-            fake = None if D is None else student(shrink(pool.sample_real(pool.gan_inputs, gen, cfg.batch_size, cfg)
-                                                         .to(device), px)) if cfg.reverse else y_s
+            fake = None if D is None else student(pool.sample_real(pool.gan_inputs, gen, cfg.batch_size, cfg).to(device)) \
+                if cfg.reverse else y_s
             gan_g = ((D(fake) - 1) ** 2).mean() if D is not None else torch.zeros((), device=device)
         loss = cfg.lambda_l1 * l1 + cfg.lambda_feat * feat + cfg.lambda_gan * gan_g
         opt.zero_grad(set_to_none=True)
@@ -282,7 +273,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
 
         gan_d = torch.zeros(())
         if D is not None:
-            real = shrink(pool.sample_real(pool.target, gen, cfg.batch_size, cfg).to(device), px)
+            real = pool.sample_real(pool.target, gen, cfg.batch_size, cfg).to(device)
             with autocast():
                 gan_d = 0.5 * (((D(real) - 1) ** 2).mean() + (D(fake.detach()) ** 2).mean())
             opt_d.zero_grad(set_to_none=True)
@@ -298,7 +289,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
             print('step {} wall {}s lr {} l1 {} feat {} gan_g {} gan_d {}'.format(*row), flush=True)
         if x_eval is not None and cfg.eval_every and step % cfg.eval_every == 0:
             curve.append({'step': step, 'wallS': round(wall_before + time.time() - t_start, 1),
-                          **score(student, t_eval, x_eval, device, cfg.student_px)})
+                          **score(student, t_eval, x_eval, device, cfg.eval_px)})
             print(f'eval {curve[-1]}', flush=True)
             write_curve(out / 'curve.csv', curve)
         if step % cfg.ckpt_every == 0:
@@ -311,7 +302,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
     if progress() >= 1.0:
         if x_eval is not None and (not curve or curve[-1]['step'] != step):
             curve.append({'step': step, 'wallS': round(wall_before + time.time() - t_start, 1),
-                          **score(student, t_eval, x_eval, device, cfg.student_px)})
+                          **score(student, t_eval, x_eval, device, cfg.eval_px)})
             write_curve(out / 'curve.csv', curve)
             print(f'eval {curve[-1]}', flush=True)
         save(out / 'final.pt')

@@ -3,7 +3,7 @@
 The pool holds every image once as uint8 [3, 256, 256]: all of trainA (the teacher's input domain),
 the first `extra_b` of trainB and the first `extra_scenes` of a landscape set's trainA+trainB. A sample
 is a random image (trainA with probability `horse_share`, else one of the extras), scaled by a random
-factor in [1, scale_max], randomly cropped to crop_px, maybe flipped, with colour jitter.
+factor in [scale_min, scale_max] (never below crop_px), randomly cropped to crop_px, maybe flipped, with colour jitter.
 
 In reverse mode (a student for the other direction, where no teacher exists) the pairs are swapped:
 the teacher's output is the input and the real image the target (pseudo-pairs).
@@ -29,15 +29,16 @@ from training.data import list_images, load_image, resolve_dataset, to_float
 POOL_PX = 256
 
 
-def augment(img_u8: torch.Tensor, gen: torch.Generator, crop_px: int, scale_max: float, jitter: float) -> torch.Tensor:
+def augment(img_u8: torch.Tensor, gen: torch.Generator, crop_px: int, scale_min: float, scale_max: float,
+            jitter: float) -> torch.Tensor:
     """uint8 [3, H, W] -> float [3, crop_px, crop_px] in [-1, 1]: random scale, crop, flip, colour jitter."""
     r = torch.rand(7, generator=gen).tolist()
     x = to_float(img_u8)[None]
     h, w = x.shape[-2:]
-    s = max(crop_px / min(h, w), 1.0 + r[0] * (scale_max - 1.0))
+    s = max(crop_px / min(h, w), scale_min + r[0] * (scale_max - scale_min))
     if s != 1.0:
         x = F.interpolate(x, size=(max(crop_px, round(h * s)), max(crop_px, round(w * s))), mode='bilinear',
-                          align_corners=False)
+                          align_corners=False, antialias=s < 1)  # averaged when shrinking, as a camera scaler does
     h, w = x.shape[-2:]
     y0, x0 = int(r[1] * (h - crop_px + 1)), int(r[2] * (w - crop_px + 1))
     x = x[0, :, y0:y0 + crop_px, x0:x0 + crop_px]
@@ -74,7 +75,7 @@ class Pool:
     def sample(self, gen: torch.Generator, n: int, cfg, device: torch.device = torch.device('cpu')) -> Tuple[torch.Tensor, List[int]]:
         """n augmented samples: ([n, 3, crop, crop] in [-1, 1] on `device`, pool indices)."""
         idx = [self._pick(gen, cfg.horse_share) for _ in range(n)]
-        x = torch.stack([augment(self.images[i], gen, cfg.crop_px, cfg.scale_max, cfg.jitter) for i in idx])
+        x = torch.stack([augment(self.images[i], gen, cfg.crop_px, cfg.scale_min, cfg.scale_max, cfg.jitter) for i in idx])
         return x.to(device), idx
 
     def sample_clean(self, gen: torch.Generator, n: int, cfg) -> Tuple[torch.Tensor, List[int]]:
@@ -85,7 +86,7 @@ class Pool:
     def sample_real(self, images: torch.Tensor, gen: torch.Generator, n: int, cfg) -> torch.Tensor:
         """n augmented images (no colour jitter) from `images`, e.g. self.target or self.gan_inputs."""
         idx = (torch.rand(n, generator=gen) * len(images)).long().tolist()
-        return torch.stack([augment(images[i], gen, cfg.crop_px, cfg.scale_max, 0.0) for i in idx])
+        return torch.stack([augment(images[i], gen, cfg.crop_px, cfg.scale_min, cfg.scale_max, 0.0) for i in idx])
 
 
 def _load(files: Sequence[Path]) -> torch.Tensor:
@@ -135,6 +136,8 @@ class TeacherCache:
     def key(cls, cfg, taps: Sequence[int]) -> str:
         d = {k: getattr(cfg, k) for k in cls.KEY_FIELDS}
         d['taps'] = list(taps)
+        if cfg.scale_min != 1.0:  # added later: caches built before it keep their key
+            d['scale_min'] = cfg.scale_min
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
     @classmethod
@@ -165,7 +168,7 @@ class TeacherCache:
             for a in [xs, ys, *fs]:
                 a.flush()
             meta = {k: getattr(cfg, k) for k in cls.KEY_FIELDS}
-            meta.update(taps=list(taps), seconds=round(time.time() - t0, 1))
+            meta.update(taps=list(taps), scale_min=cfg.scale_min, seconds=round(time.time() - t0, 1))
             (folder / 'meta.json').write_text(json.dumps(meta, indent=1))
         return cls(folder, cfg.cache_size, taps, feat_shape)
 

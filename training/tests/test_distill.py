@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from training import distill
+from training.distill_data import augment
 from training.distill_export import load_student
 from training.export import export
 
@@ -73,29 +74,32 @@ def test_reverse_mode_learns_the_inverse_from_pseudo_pairs(tiny_dataset, tmp_pat
         run(tiny_dataset, tmp_path / 'rev2', tmp_path / 'cache', '--steps', '1', '--reverse')
 
 
-def test_a_student_can_go_on_from_a_checkpoint_at_a_smaller_side(tiny_dataset, tmp_path):
-    """--init <checkpoint> starts from that student; --student_px trains it on scaled-down inputs and
-    targets (the teacher still sees crop_px), and the curve scores it at that side."""
+def test_a_student_can_go_on_from_a_checkpoint(tiny_dataset, tmp_path):
+    """--init <checkpoint> starts from that run's student instead of the teacher's slices."""
     first = run(tiny_dataset, tmp_path / 'a', tmp_path / 'cache', '--steps', '3')
-    seen = []
-    real_forward = distill.build_student('tiny').__class__.forward_features
-
-    def spy(self, x, taps):
-        seen.append(tuple(x.shape[-2:]))
-        return real_forward(self, x, taps)
-
     start = torch.load(first / 'final.pt')['student']
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(distill.build_student('tiny').__class__, 'forward_features', spy)
-        out = run(tiny_dataset, tmp_path / 'b', tmp_path / 'cache', '--steps', '1', '--lr', '1e-12',
-                  '--init', str(first / 'final.pt'), '--student_px', '32')
-    assert seen and set(seen) == {(32, 32)}  # the cache from the first run holds the teacher's 64 px targets
-    after = torch.load(out / 'final.pt')
-    assert after['config']['student_px'] == 32
+    out = run(tiny_dataset, tmp_path / 'b', tmp_path / 'cache', '--steps', '1', '--lr', '1e-12',
+              '--init', str(first / 'final.pt'))
+    after = torch.load(out / 'final.pt')['student']
     for k, v in start.items():
-        assert torch.allclose(v, after['student'][k], atol=1e-6), k
+        assert torch.allclose(v, after[k], atol=1e-6), k
+    with pytest.raises(SystemExit, match='not a distillation checkpoint'):
+        torch.save({'format': 'other'}, tmp_path / 'other.pt')
+        run(tiny_dataset, tmp_path / 'c', tmp_path / 'cache', '--steps', '1', '--init', str(tmp_path / 'other.pt'))
 
 
-def test_student_px_must_fit_the_crop(tiny_dataset, tmp_path):
-    with pytest.raises(SystemExit, match='student_px'):
-        run(tiny_dataset, tmp_path / 'a', tmp_path / 'cache', '--steps', '1', '--student_px', '96')
+def test_a_scale_below_one_crops_whole_scenes():
+    """--scale_min/--scale_max below 1 with a smaller crop show the student the whole (scaled-down)
+    image, as a live session at a small processing size sees it."""
+    img = torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8)
+    whole = torch.nn.functional.interpolate(img[None].float() / 127.5 - 1, size=(32, 32), mode='bilinear',
+                                            align_corners=False, antialias=True)[0]
+    for seed in range(4):
+        x = augment(img, torch.Generator().manual_seed(seed), 32, 0.5, 0.5, 0.0)
+        assert x.shape == (3, 32, 32)
+        assert torch.allclose(x, whole, atol=1e-5) or torch.allclose(x, whole.flip(-1), atol=1e-5)
+
+
+def test_scale_min_must_be_positive_and_at_most_scale_max(tiny_dataset, tmp_path):
+    with pytest.raises(SystemExit, match='scale_min'):
+        run(tiny_dataset, tmp_path / 'a', tmp_path / 'cache', '--steps', '1', '--scale_min', '1.5')
