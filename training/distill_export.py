@@ -48,7 +48,9 @@ def student_manifest(*, model_id: str, title: str, G: torch.nn.Module, state: di
     cfg = state['config']
     src, dst = state['domains']
     teacher = teacher_info(cfg['teacher'])
-    derived = cfg['init'] == 'prune'
+    # a student that went on from another run's checkpoint holds that run's weights; only 'scratch' is
+    # free of the teacher's
+    derived = cfg['init'] != 'scratch'
     if derived:  # the weights derive from the teacher's: its notice travels with them
         shutil.copyfile(teacher_path(cfg['teacher']).with_name('LICENSE'), Path(models_dir) / f'{model_id}.LICENSE')
         teacher['noticeFile'] = f'{model_id}.LICENSE'
@@ -60,8 +62,10 @@ def student_manifest(*, model_id: str, title: str, G: torch.nn.Module, state: di
         losses += f' + LSGAN against real {dst} images x{cfg["lambda_gan"]:g}'
     how = (f'Student generator trained by training/distill.py on pseudo-pairs (output of {teacher["name"]} -> its input)'
            if cfg.get('reverse') else f'Student generator distilled by training/distill.py from {teacher["name"]}')
-    desc = (f'{how}; '
-            f'{"initialised from slices of the teacher weights (BSD notice beside the model)" if derived else "random init"}; '
+    init = {'prune': 'initialised from slices of the teacher weights (BSD notice beside the model)', 'scratch': 'random init'}
+    init_text = init.get(cfg['init'], f'went on from the student in {cfg["init"]}, whose weights derive from the teacher\'s '
+                                      '(BSD notice beside the model)')
+    desc = (f'{how}; {init_text}; '
             f'{losses}; batch {cfg["batch_size"]}, lr {cfg["lr"]:g}, input noise {cfg["input_noise"]:g}. '
             f'Exported by training/export.py ({exporter} exporter, opset {OPSET}); ONNX Runtime vs torch max abs diff {parity:.1e}.')
     if description:
@@ -72,7 +76,8 @@ def student_manifest(*, model_id: str, title: str, G: torch.nn.Module, state: di
             'kind': 'distilled',
             'description': desc,
             'dataset': (f'{Path(cfg["dataset"]).name} trainA ({n.get("A")} images), {n.get("B")} of its trainB, '
-                        f'{n.get("S")} {cfg["scenes"] or "scene"} images; augmented {cfg["crop_px"]} px crops'),
+                        f'{n.get("S")} {cfg["scenes"] or "scene"} images; augmented {cfg["crop_px"]} px crops'
+                        + (f' of images scaled by {cfg["scale_min"]:g}-{cfg["scale_max"]:g}' if cfg.get('scale_min', 1.0) != 1.0 else '')),
             'iterations': int(state['step']),
             'cropPx': cfg['crop_px'],
             'hardware': state['hardware'],

@@ -103,3 +103,12 @@ def test_a_scale_below_one_crops_whole_scenes():
 def test_scale_min_must_be_positive_and_at_most_scale_max(tiny_dataset, tmp_path):
     with pytest.raises(SystemExit, match='scale_min'):
         run(tiny_dataset, tmp_path / 'a', tmp_path / 'cache', '--steps', '1', '--scale_min', '1.5')
+
+
+@needs_node
+def test_a_student_that_went_on_from_a_checkpoint_keeps_the_teachers_notice(tiny_dataset, tmp_path):
+    first = run(tiny_dataset, tmp_path / 'a', tmp_path / 'cache', '--steps', '2')
+    out = run(tiny_dataset, tmp_path / 'b', tmp_path / 'cache', '--steps', '2', '--init', str(first / 'final.pt'))
+    manifest = export(out / 'final.pt', 'AB', tmp_path / 'models', model_id='tiny-ft')
+    assert manifest['provenance']['teacher']['noticeFile'] == 'tiny-ft.LICENSE'
+    assert 'went on from the student in' in manifest['provenance']['description']
