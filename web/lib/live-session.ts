@@ -1,19 +1,7 @@
-import type { Socket } from 'socket.io-client';
 import { ClientError } from './client-error';
-import type {
-  Ack,
-  Backend,
-  ClientToServerEvents,
-  CloseReason,
-  ServerToClientEvents,
-  SessionInfo,
-  SessionOptions,
-  SessionStats,
-  IceCandidate,
-  SetOptionsRequest,
-} from './contract';
-
-export type LiveSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+import type { Backend, CloseReason, SessionInfo, SessionOptions, SessionStats, IceCandidate, SetOptionsRequest } from './contract';
+import { request, waitForSocket, type LiveSocket } from './socket-request';
+import { preferResolution, waitForIceGathering } from './webrtc-util';
 
 export interface LiveSessionSettings {
   modelId: string;
@@ -251,82 +239,5 @@ export class LiveSession {
 
   private assertLive(): void {
     if (this.closed || !this.sessionId) throw new ClientError('SESSION_CLOSED', 'There is no live session.');
-  }
-}
-
-/**
- * Emits with an ack and turns the server's `{ ok, error }` answer into a promise. socket.io
- * keeps an ack pending forever when the socket drops, so a disconnect and a timer end the wait.
- */
-function request<T>(socket: LiveSocket, send: (ack: Ack<T>) => void, timeoutMs: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let settled = false;
-    const finish = () => {
-      settled = true;
-      clearTimeout(timer);
-      socket.off('disconnect', onDisconnect);
-    };
-    const onDisconnect = () => {
-      if (settled) return;
-      finish();
-      reject(new ClientError('CONNECTION_LOST', 'The connection to the server was lost.'));
-    };
-    const timer = setTimeout(() => {
-      if (settled) return;
-      finish();
-      reject(new ClientError('TIMEOUT', 'The server did not answer in time.'));
-    }, timeoutMs);
-    socket.on('disconnect', onDisconnect);
-    send((res) => {
-      if (settled) return;
-      finish();
-      if (res.ok) resolve(res as T);
-      else reject(new ClientError(res.error.code, res.error.message));
-    });
-  });
-}
-
-function waitForSocket(socket: LiveSocket, timeoutMs: number): Promise<void> {
-  if (socket.connected) return Promise.resolve();
-  return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      socket.off('connect', onConnect);
-      reject(new ClientError('SERVER_UNREACHABLE', 'Could not connect to the server.'));
-    }, timeoutMs);
-    const onConnect = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    socket.once('connect', onConnect);
-  });
-}
-
-function waitForIceGathering(pc: RTCPeerConnection, capMs: number): Promise<void> {
-  if (pc.iceGatheringState === 'complete') return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      pc.removeEventListener('icegatheringstatechange', onChange);
-      resolve();
-    };
-    const onChange = () => {
-      if (pc.iceGatheringState === 'complete') done();
-    };
-    const timer = setTimeout(done, capMs);
-    pc.addEventListener('icegatheringstatechange', onChange);
-  });
-}
-
-/**
- * The server sends no bandwidth estimate, so the browser's encoder would otherwise shrink the
- * picture; the model is better fed a steady size at a lower frame rate.
- */
-async function preferResolution(sender: RTCRtpSender): Promise<void> {
-  try {
-    const params = sender.getParameters();
-    (params as RTCRtpSendParameters & { degradationPreference?: string }).degradationPreference = 'maintain-resolution';
-    await sender.setParameters(params);
-  } catch {
-    // Older browsers reject setParameters before negotiation or lack the field; the default still works.
   }
 }

@@ -2,7 +2,7 @@
 
 import { useEffect, useState } from 'react';
 import { io } from 'socket.io-client';
-import type { LiveSocket } from './live-session';
+import type { LiveSocket } from './socket-request';
 
 /** `unreachable` until the first connect succeeds; `reconnecting` after a connection was lost. */
 export type SocketState = 'connecting' | 'connected' | 'reconnecting' | 'unreachable';
