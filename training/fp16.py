@@ -30,7 +30,7 @@ HALF_OPERANDS: Set[Tuple[str, int]] = {
     ('InstanceNormalization', 1), ('InstanceNormalization', 2),
     ('BatchNormalization', 1), ('BatchNormalization', 2), ('BatchNormalization', 3), ('BatchNormalization', 4),
     ('Add', 0), ('Add', 1), ('Sub', 0), ('Sub', 1), ('Mul', 0), ('Mul', 1), ('Div', 0), ('Div', 1),
-    ('Pad', 2),
+    ('Pad', 2), ('Clip', 1), ('Clip', 2),
 }
 # Outputs up to 1 in magnitude: fp16 keeps about 3 decimal digits, well under one 8-bit level (2/255).
 MAX_ABS_DIFF = 0.05

@@ -59,3 +59,16 @@ def test_a_broken_half_copy_is_refused(exported, monkeypatch):
     with pytest.raises(ExportError, match='fp16 differs'):
         convert(exported / 'h2z.json', validate=False)
     assert not (exported / 'h2z.fp16.onnx.tmp').exists()
+
+
+@needs_node
+def test_a_distilled_student_converts_too(tiny_dataset, tmp_path):
+    """Students clamp their input with a Clip, whose bounds must follow the data into float16."""
+    from training import distill
+    out = distill.main(['--dataset', str(tiny_dataset), '--scenes', '', '--extra_b', '2', '--student', 'tiny',
+                        '--crop_px', '64', '--batch_size', '2', '--cache_size', '4', '--cache_dir', str(tmp_path / 'cache'),
+                        '--eval_images', '0', '--steps', '1', '--out_dir', str(tmp_path / 'run')])
+    export(out / 'final.pt', 'AB', tmp_path / 'models', model_id='tiny-h2z', validate=False)
+    assert any(n.op_type == 'Clip' for n in onnx.load(str(tmp_path / 'models' / 'tiny-h2z.onnx')).graph.node)
+    entry = convert(tmp_path / 'models' / 'tiny-h2z.json', validate=False)
+    assert entry['maxAbsDiff'] <= 0.05
