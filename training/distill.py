@@ -80,7 +80,11 @@ class DistillConfig:
     lambda_l1: float = 1.0
     lambda_feat: float = 1.0
     feat_taps: int = 3  # student block outputs matched to the teacher's (0 = no feature loss)
-    lambda_gan: float = 0.0  # LSGAN against real images of the output domain (0 = off)
+    lambda_gan: float = 0.0  # LSGAN weight (0 = off)
+    # what D learns as real: 'data', real images of the output domain; 'teacher', the teacher's output
+    # on the same batch, so that D learns exactly what L1 leaves out (the crispness of the stripes)
+    # rather than how real zebras' savannas differ from horses' fields
+    gan_real: str = 'data'
     ndf: int = 32
     # --- optimisation ---
     batch_size: int = 4
@@ -148,6 +152,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
     student = build_student(cfg.student)
     if cfg.reverse and cfg.feat_taps:
         raise SystemExit('--reverse learns the teacher\'s inverse, which has no features to match: add --feat_taps 0')
+    if cfg.gan_real not in ('data', 'teacher') or (cfg.gan_real == 'teacher' and cfg.reverse):
+        raise SystemExit("--gan_real is 'data' or 'teacher' (not with --reverse, where no teacher draws the output)")
     if not 0 < cfg.scale_min <= cfg.scale_max:
         raise SystemExit('--scale_min must be above 0 and at most --scale_max')
     s_taps = feature_taps(student, cfg.feat_taps) if cfg.feat_taps else []
@@ -273,7 +279,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
 
         gan_d = torch.zeros(())
         if D is not None:
-            real = pool.sample_real(pool.target, gen, cfg.batch_size, cfg).to(device)
+            real = y_t if cfg.gan_real == 'teacher' else pool.sample_real(pool.target, gen, cfg.batch_size, cfg).to(device)
             with autocast():
                 gan_d = 0.5 * (((D(real) - 1) ** 2).mean() + (D(fake.detach()) ** 2).mean())
             opt_d.zero_grad(set_to_none=True)

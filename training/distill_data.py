@@ -110,7 +110,7 @@ def load_pool(cfg) -> Pool:
     target, gan_inputs = none, none
     if cfg.lambda_gan > 0 and cfg.reverse:  # the student maps real B to A: it is judged against real A
         target, gan_inputs = images[:len(files_a)], _load(files_b[cfg.extra_b:] or files_b)
-    elif cfg.lambda_gan > 0:  # trainB beyond those used as inputs, so that D judges unseen images
+    elif cfg.lambda_gan > 0 and cfg.gan_real == 'data':  # trainB beyond those used as inputs, so that D judges unseen images
         target = _load(files_b[cfg.extra_b:] or files_b)
     print(f'pool: {len(files_a)} trainA + {len(extras_b)} trainB + {len(scenes)} scenes, '
           f'{len(target)} real targets, {len(gan_inputs)} real GAN inputs, loaded in {time.time() - t0:.0f} s', flush=True)

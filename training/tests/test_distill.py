@@ -112,3 +112,13 @@ def test_a_student_that_went_on_from_a_checkpoint_keeps_the_teachers_notice(tiny
     manifest = export(out / 'final.pt', 'AB', tmp_path / 'models', model_id='tiny-ft')
     assert manifest['provenance']['teacher']['noticeFile'] == 'tiny-ft.LICENSE'
     assert 'went on from the student in' in manifest['provenance']['description']
+
+
+def test_a_gan_against_the_teachers_outputs_trains(tiny_dataset, tmp_path):
+    out = run(tiny_dataset, tmp_path / 'a', tmp_path / 'cache', '--steps', '3', '--lambda_gan', '0.1', '--gan_real', 'teacher')
+    with (out / 'log.csv').open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 3 and all(float(r['gan_d']) > 0 for r in rows)
+    with pytest.raises(SystemExit, match='gan_real'):
+        run(tiny_dataset, tmp_path / 'b', tmp_path / 'cache', '--steps', '1', '--gan_real', 'teacher', '--reverse',
+            '--feat_taps', '0', '--lambda_gan', '0.1')
