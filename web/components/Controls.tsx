@@ -1,6 +1,6 @@
 import type { ModelSummary } from '../lib/contract';
 import { SmoothingSlider } from './SmoothingSlider';
-import { ModelOptions } from './ModelOptions';
+import { ModelPicker } from './ModelPicker';
 
 export const RESOLUTIONS_PX = [128, 160, 192, 224, 256, 320, 384, 480] as const;
 
@@ -34,19 +34,15 @@ export function Controls(props: ControlsProps) {
 
   return (
     <section className="controls" aria-label="Controls">
-      <div className="control control-model">
-        <label htmlFor="model-select">Model</label>
-        <select
-          id="model-select"
-          data-testid="model-select"
-          value={modelId}
-          disabled={!models || models.length === 0 || phase === 'connecting' || modelBusy}
-          onChange={(e) => props.onModelChange(e.target.value)}
-        >
-          <ModelOptions models={models} failed={props.modelsFailed} />
-        </select>
-        <span className="control-hint">{model ? describeModel(model) : '\u00a0'}</span>
-      </div>
+      <ModelPicker
+        className="control control-model"
+        models={models}
+        failed={props.modelsFailed}
+        modelId={modelId}
+        disabled={phase === 'connecting' || modelBusy}
+        onChange={props.onModelChange}
+        hint={model ? describeModel(model) : ''}
+      />
 
       <div className="control control-smoothing">
         <SmoothingSlider id="smoothing" testId="smoothing" value={smoothing} onChange={props.onSmoothingChange} />

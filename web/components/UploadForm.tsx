@@ -3,7 +3,7 @@
 import type { ModelSummary } from '../lib/contract';
 import { titleCase } from './Controls';
 import { DropZone } from './DropZone';
-import { ModelOptions } from './ModelOptions';
+import { ModelPicker } from './ModelPicker';
 import { ProgressBar } from './ProgressBar';
 import { SmoothingSlider } from './SmoothingSlider';
 
@@ -79,19 +79,14 @@ export function UploadForm(props: UploadFormProps) {
       />
 
       <div className="upload-options">
-        <div className="control">
-          <label htmlFor="model-select">Model</label>
-          <select
-            id="model-select"
-            data-testid="model-select"
-            value={modelId}
-            disabled={!models || models.length === 0 || busy}
-            onChange={(e) => onModelChange(e.target.value)}
-          >
-            <ModelOptions models={models} failed={modelsFailed} />
-          </select>
-          <span className="control-hint">{selected ? (selected.summary ?? `${titleCase(selected.from)} → ${titleCase(selected.to)}`) : '\u00a0'}</span>
-        </div>
+        <ModelPicker
+          models={models}
+          failed={modelsFailed}
+          modelId={modelId}
+          disabled={busy}
+          onChange={onModelChange}
+          hint={selected ? (selected.summary ?? `${titleCase(selected.from)} → ${titleCase(selected.to)}`) : ''}
+        />
 
         {mode === 'video' ? (
           <>
