@@ -43,7 +43,8 @@ from training.data import REPO_ROOT
 from training.distill_data import TeacherCache, load_pool
 from training.distill_eval import eval_inputs, score, write_curve
 from training.distill_export import DISTILL_FORMAT
-from training.losses import Adapters, feature_loss
+from training.losses import Adapters, feature_loss, shift_stability_loss
+from training.onnx_weights import OnnxWeightsError, load_onnx_weights
 from training.models import PatchDiscriminator, count_macs, count_params
 from training.students import build_student, feature_taps, matching_taps, prune_from_teacher
 from training.runtime import hardware_name, pick_device
@@ -57,7 +58,8 @@ class DistillConfig:
     teacher: str = 'horse2zebra'
     student: str = 'rt'  # training/students.py STUDENTS
     # 'prune': slices of the teacher's weights; 'scratch': random; else a distillation checkpoint (.pt)
-    # of the same student to go on from, e.g. to specialise a model for a smaller processing size
+    # of the same student to go on from, e.g. to specialise a model for a smaller processing size, or
+    # a shipped model (.onnx) of that student when its checkpoint is gone (runs/ is not committed)
     init: str = 'prune'
     # Learn the reverse direction from pseudo-pairs (teacher(x) -> x), for a direction with no teacher;
     # use with --feat_taps 0 --extra_b 0 (teacher(zebra) -> zebra pairs would teach it to keep stripes)
@@ -81,6 +83,11 @@ class DistillConfig:
     lambda_feat: float = 1.0
     feat_taps: int = 3  # student block outputs matched to the teacher's (0 = no feature loss)
     lambda_gan: float = 0.0  # LSGAN weight (0 = off)
+    # L1 between the student's output for a noisy input and, for the same input moved by up to
+    # stable_shift_px (sub-pixel) with other noise, its output moved back (0 = off): L1 to the clean target
+    # leaves noise-following detail below its own error, and that detail shimmers on a camera
+    lambda_stable: float = 0.0
+    stable_shift_px: float = 1.0
     # what D learns as real: 'data', real images of the output domain; 'teacher', the teacher's output
     # on the same batch, so that D learns exactly what L1 leaves out (the crispness of the stripes)
     # rather than how real zebras' savannas differ from horses' fields
@@ -123,7 +130,13 @@ def lr_at(cfg: DistillConfig, progress: float) -> float:
 
 
 def init_from_checkpoint(path: str, student: nn.Module, adapters: nn.Module) -> None:
-    """Start from another distillation run's student (and its adapters, where they fit)."""
+    """Start from another distillation run's student (and its adapters, where they fit), or a shipped ONNX."""
+    if path.endswith('.onnx'):
+        try:
+            load_onnx_weights(student, Path(path) if Path(path).is_absolute() else REPO_ROOT / path)
+        except (OSError, OnnxWeightsError) as e:
+            raise SystemExit(f'--init {path}: {e}')
+        return
     state = torch.load(path, map_location='cpu')
     if state.get('format') != DISTILL_FORMAT:
         raise SystemExit(f'--init {path}: not a distillation checkpoint (or use prune / scratch)')
@@ -154,6 +167,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
         raise SystemExit('--reverse learns the teacher\'s inverse, which has no features to match: add --feat_taps 0')
     if cfg.gan_real not in ('data', 'teacher') or (cfg.gan_real == 'teacher' and cfg.reverse):
         raise SystemExit("--gan_real is 'data' or 'teacher' (not with --reverse, where no teacher draws the output)")
+    if cfg.lambda_stable and not (cfg.input_noise or cfg.stable_shift_px):
+        raise SystemExit('--lambda_stable compares the output for a moved or noisier input: give --stable_shift_px '
+                         'or --input_noise above 0')
     if not 0 < cfg.scale_min <= cfg.scale_max:
         raise SystemExit('--scale_min must be above 0 and at most --scale_max')
     s_taps = feature_taps(student, cfg.feat_taps) if cfg.feat_taps else []
@@ -244,7 +260,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
     log = (out / 'log.csv').open('a', newline='')
     writer = csv.writer(log)
     if step == 0:
-        writer.writerow(['step', 'wall_s', 'lr', 'l1', 'feat', 'gan_g', 'gan_d'])
+        writer.writerow(['step', 'wall_s', 'lr', 'l1', 'feat', 'gan_g', 'gan_d', 'stable'])
     first_step = step
     while progress() < 1.0 and not (cfg.stop_after and step - first_step >= cfg.stop_after):
         # [B, 3, H, W] clean input, teacher output, teacher features at t_taps
@@ -268,11 +284,13 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
             y_s = feats_s[-1].float()
             l1 = (y_s - y_t).abs().mean()
             feat = feature_loss(adapters([feats_s[t] for t in s_taps]), f_t) if s_taps else torch.zeros((), device=device)
+            stable = shift_stability_loss(student, x, y_s, cfg.input_noise * torch.randn(x.shape, generator=gen).to(device),
+                                          cfg.stable_shift_px, gen) if cfg.lambda_stable else torch.zeros((), device=device)
             # forward: D judges the student's outputs on this batch; reverse: its outputs on real inputs
             fake = None if D is None else student(pool.sample_real(pool.gan_inputs, gen, cfg.batch_size, cfg).to(device)) \
                 if cfg.reverse else y_s
             gan_g = ((D(fake) - 1) ** 2).mean() if D is not None else torch.zeros((), device=device)
-        loss = cfg.lambda_l1 * l1 + cfg.lambda_feat * feat + cfg.lambda_gan * gan_g
+        loss = cfg.lambda_l1 * l1 + cfg.lambda_feat * feat + cfg.lambda_gan * gan_g + cfg.lambda_stable * stable
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -289,10 +307,11 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
 
         if step % cfg.log_every == 0:
             row = [step, round(wall_before + time.time() - t_start, 1), f'{lr_at(cfg, progress()):.2e}',
-                   round(float(l1), 5), round(float(feat), 5), round(float(gan_g), 5), round(float(gan_d), 5)]
+                   round(float(l1), 5), round(float(feat), 5), round(float(gan_g), 5), round(float(gan_d), 5),
+                   round(float(stable), 5)]
             writer.writerow(row)
             log.flush()
-            print('step {} wall {}s lr {} l1 {} feat {} gan_g {} gan_d {}'.format(*row), flush=True)
+            print('step {} wall {}s lr {} l1 {} feat {} gan_g {} gan_d {} stable {}'.format(*row), flush=True)
         if x_eval is not None and cfg.eval_every and step % cfg.eval_every == 0:
             curve.append({'step': step, 'wallS': round(wall_before + time.time() - t_start, 1),
                           **score(student, t_eval, x_eval, device, cfg.eval_px)})

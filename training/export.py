@@ -237,16 +237,23 @@ def export(checkpoint: Path, direction: str, models_dir: Path, model_id: Optiona
            title: Optional[str] = None, description: str = '', validate: bool = True,
            group: Optional[str] = None, summary: Optional[str] = None, overwrite: bool = False,
            cpu_short_side_px: Optional[int] = None) -> dict:
-    """Writes models/<id>.onnx and its manifest from a CycleGAN (train.py) or distilled (distill.py) checkpoint."""
+    """Writes models/<id>.onnx and its manifest from a CycleGAN (train.py), distilled (distill.py) or refined
+    (refine.py) checkpoint."""
     from training.distill_export import is_distilled, load_student, student_manifest
+    from training.refine_export import is_refined, load_refined, refined_manifest
 
     if group and group not in GROUPS:
         raise ExportError(f'group must be one of {", ".join(GROUPS)}, not {group!r}')
     if cpu_short_side_px is not None and not SHORT_SIDE_PX[0] <= cpu_short_side_px <= SHORT_SIDE_PX[1]:
         raise ExportError(f'cpu_short_side_px must be {SHORT_SIDE_PX[0]}..{SHORT_SIDE_PX[1]}, not {cpu_short_side_px}')
-    if is_distilled(Path(checkpoint)):
+    kind = 'distilled' if is_distilled(Path(checkpoint)) else 'refined' if is_refined(Path(checkpoint)) else 'trained'
+    if kind == 'distilled':
         G, state = load_student(Path(checkpoint))
         src, dst = state['domains']
+    elif kind == 'refined':  # by default it keeps the id and title of the model it refines
+        G, state = load_refined(Path(checkpoint))
+        src, dst = state['domains']
+        model_id, title = model_id or state['source']['id'], title or state['source']['title']
     else:
         G, cfg, state = load_generator(Path(checkpoint), direction)
         src, dst = (cfg.domain_a, cfg.domain_b) if direction == 'AB' else (cfg.domain_b, cfg.domain_a)
@@ -267,9 +274,14 @@ def export(checkpoint: Path, direction: str, models_dir: Path, model_id: Optiona
     parity = check_parity(G, tmp_onnx)
     os.replace(tmp_onnx, onnx_path)
 
-    if is_distilled(Path(checkpoint)):
+    if kind == 'distilled':
         manifest = student_manifest(model_id=model_id, title=title, G=G, state=state, parity=parity,
                                     exporter=exporter, description=description, models_dir=models_dir)
+    elif kind == 'refined':
+        source_dir = Path(state['config']['models_dir'])
+        manifest = refined_manifest(model_id=model_id, title=title, G=G, state=state, parity=parity, exporter=exporter,
+                                    description=description, models_dir=models_dir,
+                                    source_dir=source_dir if source_dir.is_absolute() else REPO_ROOT / source_dir)
     else:
         manifest = build_manifest(model_id=model_id, title=title, G=G, cfg=cfg, state=state, direction=direction,
                                   parity=parity, exporter=exporter, description=description)
@@ -292,7 +304,7 @@ def export(checkpoint: Path, direction: str, models_dir: Path, model_id: Optiona
 
 def main(argv: Optional[List[str]] = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--checkpoint', required=True, help='ckpt.pt or final.pt written by train.py or distill.py')
+    p.add_argument('--checkpoint', required=True, help='ckpt.pt or final.pt written by train.py, distill.py or refine.py')
     p.add_argument('--direction', default='AB', choices=['AB', 'BA'], help='AB: domain_a -> domain_b (train.py checkpoints)')
     p.add_argument('--id', dest='model_id', help='model id (default <from>2<to>)')
     p.add_argument('--title')

@@ -26,6 +26,26 @@ def stability_loss(out_clean: torch.Tensor, out_noisy: torch.Tensor) -> torch.Te
     return F.l1_loss(out_noisy.float(), out_clean.float())
 
 
+def shift(x: torch.Tensor, dx: float, dy: float) -> torch.Tensor:
+    """[N, C, H, W] moved by (dx, dy) pixels, sub-pixel by bilinear sampling; the border repeats."""
+    n, _, h, w = x.shape
+    theta = torch.tensor([[1.0, 0.0, -2.0 * dx / w], [0.0, 1.0, -2.0 * dy / h]], dtype=x.dtype, device=x.device)
+    grid = F.affine_grid(theta.expand(n, 2, 3), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode='bilinear', padding_mode='border', align_corners=False)
+
+
+def shift_stability_loss(G, x: torch.Tensor, out: torch.Tensor, noise: torch.Tensor, max_shift_px: float,
+                         gen: torch.Generator, margin_px: int = 4) -> torch.Tensor:
+    """Mean |G(shift(x) + noise) - shift(G(x))| away from the border: a camera that moves by a fraction of
+    a pixel, or whose sensor noise changes, should move the output with it and change nothing else.
+    `out` is G(x) ([N, 3, H, W]), `noise` a tensor like x; shifts are uniform in [-max_shift_px, max_shift_px]."""
+    dx, dy = ((2 * torch.rand(2, generator=gen) - 1) * max_shift_px).tolist()
+    moved = G(shift(x, dx, dy) + noise) if max_shift_px else G(x + noise)
+    want = shift(out, dx, dy) if max_shift_px else out
+    m = margin_px
+    return F.l1_loss(moved.float()[..., m:-m, m:-m], want.float()[..., m:-m, m:-m])
+
+
 def edge_loss(inputs: torch.Tensor, outputs: torch.Tensor) -> torch.Tensor:
     """Mean over the batch of 1 - edge correlation between inputs and outputs ([N, 3, H, W] in [-1, 1])."""
     return (1.0 - edge_correlation(inputs.float(), outputs.float())).mean()

@@ -122,3 +122,26 @@ def test_a_gan_against_the_teachers_outputs_trains(tiny_dataset, tmp_path):
     with pytest.raises(SystemExit, match='gan_real'):
         run(tiny_dataset, tmp_path / 'b', tmp_path / 'cache', '--steps', '1', '--gan_real', 'teacher', '--reverse',
             '--feat_taps', '0', '--lambda_gan', '0.1')
+
+
+def test_a_student_can_go_on_from_a_shipped_onnx(tiny_dataset, tmp_path):
+    """--init models/<id>.onnx: the shipped weights, read back by name, when the run that made them is gone."""
+    from training.export import export_onnx
+    first = run(tiny_dataset, tmp_path / 'a', tmp_path / 'cache', '--steps', '2')
+    G, _ = load_student(first / 'final.pt')
+    export_onnx(G, tmp_path / 'tiny.onnx')
+    out = run(tiny_dataset, tmp_path / 'b', tmp_path / 'cache', '--steps', '1', '--lr', '1e-12', '--init', str(tmp_path / 'tiny.onnx'))
+    after = torch.load(out / 'final.pt')['student']
+    for k, v in G.state_dict().items():
+        assert torch.allclose(v, after[k], atol=1e-6), k
+    with pytest.raises(SystemExit, match='not-there.onnx'):
+        run(tiny_dataset, tmp_path / 'c', tmp_path / 'cache', '--steps', '1', '--init', str(tmp_path / 'not-there.onnx'))
+
+
+def test_the_stability_term_is_trained_and_logged(tiny_dataset, tmp_path):
+    out = run(tiny_dataset, tmp_path / 'a', tmp_path / 'cache', '--steps', '2', '--lambda_stable', '1')
+    with (out / 'log.csv').open() as f:
+        assert all(float(r['stable']) > 0 for r in csv.DictReader(f))
+    with pytest.raises(SystemExit, match='stable_shift_px'):
+        run(tiny_dataset, tmp_path / 'b', tmp_path / 'cache', '--steps', '1', '--lambda_stable', '1',
+            '--stable_shift_px', '0', '--input_noise', '0')
