@@ -43,7 +43,8 @@ def load_student(path: Path) -> Tuple[torch.nn.Module, dict]:
 
 def student_manifest(*, model_id: str, title: str, G: torch.nn.Module, state: dict, parity: float, exporter: str,
                      description: str, models_dir: Path) -> dict:
-    from training.export import OPSET, manifest_head
+    from training.export import OPSET
+    from training.manifest import manifest_head
 
     cfg = state['config']
     src, dst = state['domains']

@@ -40,7 +40,8 @@ def load_refined(path: Path) -> Tuple[torch.nn.Module, dict]:
 
 def refined_manifest(*, model_id: str, title: str, G: torch.nn.Module, state: dict, parity: float, exporter: str,
                      description: str, models_dir: Path, source_dir: Path) -> dict:
-    from training.export import OPSET, manifest_head
+    from training.export import OPSET
+    from training.manifest import manifest_head
 
     cfg, src = state['config'], state['source']
     old = dict(src['provenance'])
