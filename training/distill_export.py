@@ -18,21 +18,26 @@ from training.teachers import TEACHERS, teacher_info, teacher_path
 DISTILL_FORMAT = 'cyclestream-distill-v1'
 
 
-def _load(path: Path) -> dict:
+def load_file(path: Path) -> dict:
     # our checkpoints hold tensors and plain values; torch 1.13's weights_only loader cannot read floats
     return torch.load(path, map_location='cpu', weights_only=int(torch.__version__.split('.')[0]) >= 2)
 
 
-def is_distilled(path: Path) -> bool:
+def has_format(path: Path, fmt: str) -> bool:
+    """Whether the file at `path` is a checkpoint of format `fmt` (distill, refine)."""
     try:
-        return _load(path).get('format') == DISTILL_FORMAT
+        return load_file(path).get('format') == fmt
     except Exception:  # noqa: BLE001 - not ours to judge here; the CycleGAN loader reports bad files
         return False
 
 
+def is_distilled(path: Path) -> bool:
+    return has_format(path, DISTILL_FORMAT)
+
+
 def load_student(path: Path) -> Tuple[torch.nn.Module, dict]:
     """(the student in eval mode on the CPU, the checkpoint with 'domains' = (from, to) added)."""
-    state = _load(path)
+    state = load_file(path)
     G = build_student(state['config']['student'])
     G.load_state_dict(state['student'])
     G.eval()

@@ -38,6 +38,7 @@ from torch import nn
 
 from training import config as C
 from training.data import REPO_ROOT, datasets_root, list_images, load_image, resolve_dataset, to_float
+from training.distill import lr_at  # the same schedule: constant, then a linear decay to 5%
 from training.distill_data import augment
 from training.distill_eval import write_curve
 from training.losses import edge_loss, shift_stability_loss
@@ -87,13 +88,6 @@ def input_split(dataset: Path, source_domain: str) -> str:
     if source_domain not in (a, b):
         raise SystemExit(f'the model translates from {source_domain!r}, but {dataset.name} holds {a!r} (trainA) and {b!r} (trainB)')
     return 'A' if source_domain == a else 'B'
-
-
-def lr_at(cfg: RefineConfig, progress: float) -> float:
-    start = 1.0 - cfg.decay_fraction
-    if progress <= start or cfg.decay_fraction <= 0:
-        return cfg.lr
-    return cfg.lr * max(0.05, 1.0 - 0.95 * (progress - start) / cfg.decay_fraction)
 
 
 @torch.no_grad()

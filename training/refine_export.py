@@ -11,26 +11,20 @@ from typing import Tuple
 
 import torch
 
+from training.distill_export import has_format, load_file
+
 REFINE_FORMAT = 'cyclestream-refine-v1'
 
 
-def _load(path: Path) -> dict:
-    # our checkpoints hold tensors and plain values; torch 1.13's weights_only loader cannot read floats
-    return torch.load(path, map_location='cpu', weights_only=int(torch.__version__.split('.')[0]) >= 2)
-
-
 def is_refined(path: Path) -> bool:
-    try:
-        return _load(path).get('format') == REFINE_FORMAT
-    except Exception:  # noqa: BLE001 - not ours to judge here; the CycleGAN loader reports bad files
-        return False
+    return has_format(path, REFINE_FORMAT)
 
 
 def load_refined(path: Path) -> Tuple[torch.nn.Module, dict]:
     """(the refined generator in eval mode on the CPU, the checkpoint with 'domains' = (from, to) added)."""
     from training.onnx_weights import generator_for
 
-    state = _load(path)
+    state = load_file(path)
     G = generator_for(state['source']['architecture'])
     G.load_state_dict(state['G'])
     d = state['source']['domains']
