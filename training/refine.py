@@ -14,10 +14,11 @@ learns, on the model's own input domain (random crops, flips, mild colour jitter
 - optionally the edge term (1 - edge correlation of input and output): the scene's edges stay put.
 It is supervised, so it needs no discriminator, and a few thousand CPU steps move it.
 
-Every `eval_every` steps the curve (<out_dir>/curve.csv) records, on the first test inputs: the share the
-painting-vs-photo classifier calls paintings (painter datasets), edges kept, L1 to the original; and the
-flicker ratio on the first frames of the real clips. The checkpoint holds the config and the source
-manifest, so export.py writes the refined model's manifest with the whole lineage.
+Every `eval_every` steps the curve (<out_dir>/curve.csv) records, on the first test inputs: the judge
+evaluate.py uses (the painting-vs-photo classifier's painting share for painters, the ImageNet judge's
+zebra share where zebras are involved), edges kept and L1 to the original; and the flicker ratio on the
+first frames of the real clips. The checkpoint holds the config and the source manifest, so export.py
+writes the refined model's manifest with the whole lineage.
 """
 from __future__ import annotations
 
@@ -99,7 +100,7 @@ def curve_row(G: nn.Module, original: nn.Module, x: torch.Tensor, judge, clips: 
     ref = torch.cat([original(x[i:i + 8]) for i in range(0, len(x), 8)])
     row = {'edgeCorrelation': round(float(edge_correlation(x, y).mean()), 4), 'l1Original': round(float((y - ref).abs().mean()), 4)}
     if judge is not None:
-        row['paintingShare'] = round(float(judge(y)), 4)
+        row.update(judge(y))
     if clips:
         f = [flicker(c, torch.cat([G(c[i:i + 8]) for i in range(0, len(c), 8)])) for c in clips]
         row['flickerRatio'] = round(sum(v['outputChangeStatic'] for v in f) / max(1e-9, sum(v['inputChangeStatic'] for v in f)), 3)
@@ -107,15 +108,19 @@ def curve_row(G: nn.Module, original: nn.Module, x: torch.Tensor, judge, clips: 
     return row
 
 
-def painting_judge_for(dataset: Path, src: str, dst: str):
-    """The share of images evaluate.py's painting-vs-photo classifier calls `dst`, or None for other datasets."""
+def judge_for(dataset: Path, src: str, dst: str):
+    """What the curve scores a batch of translations by, as evaluate.py does: for a painter dataset the
+    share the painting-vs-photo classifier calls paintings, for zebras the ImageNet judge; else None."""
     from training.evaluate import PAINTER_DOMAINS
     from training.domain_classifier import get_classifier, predict, resize_for_classifier, translation_success
+    from training.judge import summary
 
+    if 'zebra' in (src, dst):
+        return summary  # top1Zebra, meanPZebra: for zebra -> horse, lower is better
     if not (dst in PAINTER_DOMAINS and src not in PAINTER_DOMAINS):
         return None
     net, _ = get_classifier(dataset, 128, 24, 8, 0, REPO_ROOT / 'runs' / 'classifiers')
-    return lambda y: translation_success(lambda z: predict(net, resize_for_classifier(z, 128)), y, 0)  # 0 = trainA, paintings
+    return lambda y: {'paintingShare': round(translation_success(lambda z: predict(net, resize_for_classifier(z, 128)), y, 0), 4)}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Path:
@@ -152,7 +157,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
     if cfg.eval_images:
         test = list_images(root / f'test{split}')[:cfg.eval_images]
         x_eval = to_float(torch.stack([torch.from_numpy(load_image(f, 256)).permute(2, 0, 1) for f in test])).to(device)
-        judge = painting_judge_for(root, src, dst)
+        judge = judge_for(root, src, dst)
     if cfg.eval_frames:
         from training.metrics import read_clip
         clips = [read_clip(c, 256, cfg.eval_frames).to(device) for c in sorted((datasets_root() / 'videos').glob('*.mp4'))]

@@ -60,14 +60,19 @@ def test_shift_moves_by_whole_and_sub_pixels():
 
 
 def test_refine_starts_from_the_shipped_model(tiny_dataset, shipped, tmp_path):
+    """... and its curve starts at the original, scored by the ImageNet judge for a horse -> zebra model."""
     models, G = shipped
-    out = run(tiny_dataset, models, tmp_path / 'a', '--steps', '2', '--lr', '1e-12')
+    manifest = json.loads((models / 'tiny.json').read_text())
+    (models / 'tiny.json').write_text(json.dumps({**manifest, 'domains': {'from': 'horse', 'to': 'zebra'}}))
+    horses = shutil.copytree(tiny_dataset, tmp_path / 'horse2zebra')  # the folder's name gives its domains
+    out = run(horses, models, tmp_path / 'a', '--steps', '2', '--lr', '1e-12')
     state = torch.load(out / 'final.pt')
     for k, v in G.state_dict().items():
         assert torch.allclose(v, state['G'][k], atol=1e-6), k
     with (out / 'curve.csv').open() as f:
         rows = list(csv.DictReader(f))
-    assert rows[0]['step'] == '0' and float(rows[0]['l1Original']) == 0.0  # the curve starts at the original
+    assert rows[0]['step'] == '0' and float(rows[0]['l1Original']) == 0.0
+    assert 0.0 <= float(rows[-1]['top1Zebra']) <= 1.0
     with pytest.raises(SystemExit, match='absent'):
         refine.main(['--model', 'absent', '--models_dir', str(models), '--dataset', str(tiny_dataset), '--steps', '1'])
 
