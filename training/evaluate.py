@@ -99,6 +99,13 @@ def load_generators(checkpoint: Path, domains: Tuple[str, str], direction: Optio
     return gens[fwd], gens[rev], Path(cfg.dataset).name, direction
 
 
+def direction_for(dataset: str, src_name: str) -> str:
+    """'BA' when the model's input domain is the dataset's B side by the folder's name (a photo -> painting model
+    on monet2photo, whose trainA holds the paintings), else 'AB'."""
+    from training.config import domains_from_dataset
+    return 'BA' if domains_from_dataset(dataset)[1] == src_name else 'AB'
+
+
 def imagenet_metrics(fake: torch.Tensor, x_src: torch.Tensor, src: str, dst: str) -> Optional[Dict]:
     """The ImageNet judge's verdict where one side of the translation is zebra (ImageNet class 340)."""
     from training.judge import judge_path, summary
@@ -190,7 +197,8 @@ def evaluate(checkpoint: Path, manifest_path: Path, dataset: Optional[str] = Non
     if Path(checkpoint).suffix == '.onnx':  # a model without its checkpoint: judged as the server runs it
         if not dataset:
             raise ValueError('evaluating an ONNX file needs --dataset')
-        G, G_rev, ds_name, direction = OnnxGenerator(None, Path(checkpoint), threads), None, dataset, direction or 'AB'
+        G, G_rev, ds_name = OnnxGenerator(None, Path(checkpoint), threads), None, dataset
+        direction = direction or direction_for(dataset, src_name)
         backend = 'onnx'
     else:
         G, G_rev, ds_name, direction = load_generators(Path(checkpoint), (src_name, dst_name), direction)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from training.evaluate import (AtProcessingSize, cycle_l1, edge_correlation, evaluate, flicker, kid, painting_judge,
+from training.evaluate import (AtProcessingSize, cycle_l1, direction_for, edge_correlation, evaluate, flicker, kid, painting_judge,
                                read_clip, run_generator, ssim_grey, translation_success)
 from training.data import datasets_root
 from training.export import export
@@ -139,3 +139,11 @@ def test_at_processing_size_runs_the_generator_on_the_scaled_frame_and_returns_t
     assert seen == [(24, 40)]
     assert out.shape == x.shape
     assert float((out + x).abs().mean()) < 0.02
+
+
+def test_an_onnx_model_is_judged_on_its_own_input_domain():
+    """A shipped photo -> painting model on monet2photo (trainA = paintings) translates the test photos (B)."""
+    assert direction_for('monet2photo', 'photo') == 'BA'
+    assert direction_for('/data/vangogh2photo', 'photo') == 'BA'
+    assert direction_for('horse2zebra', 'horse') == 'AB'
+    assert direction_for('my-pictures', 'my-pictures-a') == 'AB'
