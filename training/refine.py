@@ -171,6 +171,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
         if state.get('format') != REFINE_FORMAT or saved != mine:
             bad = sorted(k for k in set(saved) | set(mine) if saved.get(k) != mine.get(k))
             raise SystemExit(f'{out / "ckpt.pt"} was made with other settings ({", ".join(bad)}); use the same, or another --out_dir')
+        # the original as it was when the run began, even if models/<id>.onnx has been replaced since
+        original.load_state_dict(state['original'])
         G.load_state_dict(state['G'])
         opt.load_state_dict(state['opt'])
         gen.set_state(state['rng'])
@@ -186,7 +188,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
     def save(path: Path) -> None:
         tmp = path.with_suffix('.tmp')
         torch.save({'format': REFINE_FORMAT, 'config': dataclasses.asdict(cfg), 'source': source, 'step': step,
-                    'G': G.state_dict(), 'opt': opt.state_dict(), 'rng': gen.get_state(), 'curve': curve,
+                    'G': G.state_dict(), 'original': original.state_dict(), 'opt': opt.state_dict(), 'rng': gen.get_state(), 'curve': curve,
                     'wall_time_s': wall_before + time.time() - t_start, 'hardware': hardware_name(device, cfg.threads),
                     'torch_version': str(torch.__version__), 'n_images': len(images),
                     'command': 'python3 -m training.refine ' + shlex.join(sys.argv[1:] if argv is None else list(argv))}, tmp)
