@@ -89,7 +89,8 @@ class Pool:
         return torch.stack([augment(images[i], gen, cfg.crop_px, cfg.scale_min, cfg.scale_max, 0.0) for i in idx])
 
 
-def _load(files: Sequence[Path]) -> torch.Tensor:
+def load_images(files: Sequence[Path]) -> torch.Tensor:
+    """The files as uint8 [N, 3, 256, 256] (resized to the pool's size)."""
     return torch.stack([torch.from_numpy(load_image(f, POOL_PX)).permute(2, 0, 1) for f in files])
 
 
@@ -104,14 +105,14 @@ def load_pool(cfg) -> Pool:
         both = list_images(s_root / 'trainA') + list_images(s_root / 'trainB')
         scenes = both[::max(1, len(both) // cfg.extra_scenes)][:cfg.extra_scenes]
     t0 = time.time()
-    images = _load(files_a + extras_b + scenes)
+    images = load_images(files_a + extras_b + scenes)
     # the GAN's real images: trainB beyond those used as inputs, so that it judges unseen zebras
     none = torch.zeros(0, 3, POOL_PX, POOL_PX, dtype=torch.uint8)
     target, gan_inputs = none, none
     if cfg.lambda_gan > 0 and cfg.reverse:  # the student maps real B to A: it is judged against real A
-        target, gan_inputs = images[:len(files_a)], _load(files_b[cfg.extra_b:] or files_b)
+        target, gan_inputs = images[:len(files_a)], load_images(files_b[cfg.extra_b:] or files_b)
     elif cfg.lambda_gan > 0 and cfg.gan_real == 'data':  # trainB beyond those used as inputs, so that D judges unseen images
-        target = _load(files_b[cfg.extra_b:] or files_b)
+        target = load_images(files_b[cfg.extra_b:] or files_b)
     print(f'pool: {len(files_a)} trainA + {len(extras_b)} trainB + {len(scenes)} scenes, '
           f'{len(target)} real targets, {len(gan_inputs)} real GAN inputs, loaded in {time.time() - t0:.0f} s', flush=True)
     return Pool(images, ['A'] * len(files_a) + ['B'] * len(extras_b) + ['S'] * len(scenes), target, gan_inputs)

@@ -13,13 +13,14 @@ from typing import Dict, List, Optional
 import torch
 from torch import nn
 
-from training.data import list_images, load_image, resolve_dataset, to_float
+from training.data import list_images, resolve_dataset, to_float
+from training.distill_data import load_images
 
 
 def eval_inputs(dataset: str, reverse: bool, count: int) -> torch.Tensor:
     """The first `count` test images of the student's input domain (testB in reverse mode), [N, 3, 256, 256]."""
     files = list_images(resolve_dataset(dataset) / ('testB' if reverse else 'testA'))[:count]
-    return to_float(torch.stack([torch.from_numpy(load_image(f, 256)).permute(2, 0, 1) for f in files]))
+    return to_float(load_images(files))
 
 
 @torch.no_grad()

@@ -38,9 +38,9 @@ import torch
 from torch import nn
 
 from training import config as C
-from training.data import REPO_ROOT, datasets_root, list_images, load_image, resolve_dataset, to_float
+from training.data import REPO_ROOT, datasets_root, list_images, resolve_dataset, to_float
 from training.distill import lr_at  # the same schedule: constant, then a linear decay to 5%
-from training.distill_data import augment
+from training.distill_data import augment, load_images
 from training.distill_eval import write_curve
 from training.losses import edge_loss, shift_stability_loss
 from training.onnx_weights import OnnxWeightsError, load_shipped
@@ -92,15 +92,17 @@ def input_split(dataset: Path, source_domain: str) -> str:
 
 
 @torch.no_grad()
-def curve_row(G: nn.Module, original: nn.Module, x: torch.Tensor, judge, clips: List[torch.Tensor]) -> Dict[str, float]:
+def curve_row(G: nn.Module, original: nn.Module, x: Optional[torch.Tensor], judge, clips: List[torch.Tensor]) -> Dict[str, float]:
     from training.metrics import edge_correlation, flicker
 
     G.eval()
-    y = torch.cat([G(x[i:i + 8]) for i in range(0, len(x), 8)])
-    ref = torch.cat([original(x[i:i + 8]) for i in range(0, len(x), 8)])
-    row = {'edgeCorrelation': round(float(edge_correlation(x, y).mean()), 4), 'l1Original': round(float((y - ref).abs().mean()), 4)}
-    if judge is not None:
-        row.update(judge(y))
+    row: Dict[str, float] = {}
+    if x is not None:
+        y = torch.cat([G(x[i:i + 8]) for i in range(0, len(x), 8)])
+        ref = torch.cat([original(x[i:i + 8]) for i in range(0, len(x), 8)])
+        row = {'edgeCorrelation': round(float(edge_correlation(x, y).mean()), 4), 'l1Original': round(float((y - ref).abs().mean()), 4)}
+        if judge is not None:
+            row.update(judge(y))
     if clips:
         f = [flicker(c, torch.cat([G(c[i:i + 8]) for i in range(0, len(c), 8)])) for c in clips]
         row['flickerRatio'] = round(sum(v['outputChangeStatic'] for v in f) / max(1e-9, sum(v['inputChangeStatic'] for v in f)), 3)
@@ -150,13 +152,13 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
     src, dst = source['domains']['from'], source['domains']['to']
     split = input_split(root, src)
     files = list_images(root / f'train{split}')[:cfg.max_images]
-    images = torch.stack([torch.from_numpy(load_image(f, 256)).permute(2, 0, 1) for f in files])  # uint8 [N, 3, 256, 256]
+    images = load_images(files)  # uint8 [N, 3, 256, 256]
     print(f'{len(images)} {src} images from {root.name}/train{split}', flush=True)
     x_eval = judge = None
     clips: List[torch.Tensor] = []
     if cfg.eval_images:
         test = list_images(root / f'test{split}')[:cfg.eval_images]
-        x_eval = to_float(torch.stack([torch.from_numpy(load_image(f, 256)).permute(2, 0, 1) for f in test])).to(device)
+        x_eval = to_float(load_images(test)).to(device)
         judge = judge_for(root, src, dst)
     if cfg.eval_frames:
         from training.metrics import read_clip
@@ -198,7 +200,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
         if x_eval is None and not clips:
             return
         curve.append({'step': step, 'wallS': round(wall_before + time.time() - t_start, 1),
-                      **curve_row(G, original, x_eval if x_eval is not None else clips[0][:1], judge, clips)})
+                      **curve_row(G, original, x_eval, judge, clips)})
         print(f'eval {curve[-1]}', flush=True)
         write_curve(out / 'curve.csv', curve)
 
