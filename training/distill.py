@@ -92,12 +92,14 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
     print(C.describe(cfg), flush=True)
 
     # --- models ---
-    teacher = load_teacher(cfg.teacher, str(device))
+    teacher = load_teacher(cfg.teacher, str(device)).requires_grad_(False)
     student = build_student(cfg.student)
     if cfg.reverse and cfg.feat_taps:
         raise SystemExit('--reverse learns the teacher\'s inverse, which has no features to match: add --feat_taps 0')
     if cfg.gan_real not in ('data', 'teacher') or (cfg.gan_real == 'teacher' and cfg.reverse):
         raise SystemExit("--gan_real is 'data' or 'teacher' (not with --reverse, where no teacher draws the output)")
+    if cfg.lambda_cycle and not cfg.reverse:
+        raise SystemExit('--lambda_cycle sends the student\'s output back through the teacher: only with --reverse')
     if cfg.lambda_stable and not (cfg.input_noise or cfg.stable_shift_px):
         raise SystemExit('--lambda_stable compares the output for a moved or noisier input: give --stable_shift_px '
                          'or --input_noise above 0')
@@ -191,7 +193,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
     log = (out / 'log.csv').open('a', newline='')
     writer = csv.writer(log)
     if step == 0:
-        writer.writerow(['step', 'wall_s', 'lr', 'l1', 'feat', 'gan_g', 'gan_d', 'stable'])
+        writer.writerow(['step', 'wall_s', 'lr', 'l1', 'feat', 'gan_g', 'gan_d', 'stable', 'cycle'])
     first_step = step
     while progress() < 1.0 and not (cfg.stop_after and step - first_step >= cfg.stop_after):
         # [B, 3, H, W] clean input, teacher output, teacher features at t_taps
@@ -218,10 +220,13 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
             stable = shift_stability_loss(student, x, y_s, cfg.input_noise * torch.randn(x.shape, generator=gen).to(device),
                                           cfg.stable_shift_px, gen) if cfg.lambda_stable else torch.zeros((), device=device)
             # forward: D judges the student's outputs on this batch; reverse: its outputs on real inputs
-            fake = None if D is None else student(pool.sample_real(pool.gan_inputs, gen, cfg.batch_size, cfg).to(device)) \
-                if cfg.reverse else y_s
+            real_in = pool.sample_real(pool.gan_inputs, gen, cfg.batch_size, cfg).to(device) \
+                if cfg.reverse and (D is not None or cfg.lambda_cycle) else None
+            fake = student(real_in) if real_in is not None else y_s if D is not None else None
             gan_g = ((D(fake) - 1) ** 2).mean() if D is not None else torch.zeros((), device=device)
-        loss = cfg.lambda_l1 * l1 + cfg.lambda_feat * feat + cfg.lambda_gan * gan_g + cfg.lambda_stable * stable
+            cycle = (teacher(fake).float() - real_in).abs().mean() if cfg.lambda_cycle else torch.zeros((), device=device)
+        loss = (cfg.lambda_l1 * l1 + cfg.lambda_feat * feat + cfg.lambda_gan * gan_g + cfg.lambda_stable * stable
+                + cfg.lambda_cycle * cycle)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -239,10 +244,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
         if step % cfg.log_every == 0:
             row = [step, round(wall_before + time.time() - t_start, 1), f'{lr_at(cfg, progress()):.2e}',
                    round(float(l1), 5), round(float(feat), 5), round(float(gan_g), 5), round(float(gan_d), 5),
-                   round(float(stable), 5)]
+                   round(float(stable), 5), round(float(cycle), 5)]
             writer.writerow(row)
             log.flush()
-            print('step {} wall {}s lr {} l1 {} feat {} gan_g {} gan_d {} stable {}'.format(*row), flush=True)
+            print('step {} wall {}s lr {} l1 {} feat {} gan_g {} gan_d {} stable {} cycle {}'.format(*row), flush=True)
         if x_eval is not None and cfg.eval_every and step % cfg.eval_every == 0:
             curve.append({'step': step, 'wallS': round(wall_before + time.time() - t_start, 1),
                           **score(student, t_eval, x_eval, device, cfg.eval_px)})

@@ -45,6 +45,10 @@ class DistillConfig:
     # on the same batch, so that D learns exactly what L1 leaves out (the crispness of the stripes)
     # rather than how real zebras' savannas differ from horses' fields
     gan_real: str = 'data'
+    # reverse only: L1 between the teacher's output for the student's horse (drawn from a real zebra) and
+    # that zebra. The horse must be one the teacher would stripe back into the same zebra, so pose and scene
+    # stay; the teacher is frozen, so stripes can't be hidden in the horse for it to decode (0 = off)
+    lambda_cycle: float = 0.0
     ndf: int = 32
     # --- optimisation ---
     batch_size: int = 4

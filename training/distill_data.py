@@ -109,8 +109,10 @@ def load_pool(cfg) -> Pool:
     # the GAN's real images: trainB beyond those used as inputs, so that it judges unseen zebras
     none = torch.zeros(0, 3, POOL_PX, POOL_PX, dtype=torch.uint8)
     target, gan_inputs = none, none
-    if cfg.lambda_gan > 0 and cfg.reverse:  # the student maps real B to A: it is judged against real A
-        target, gan_inputs = images[:len(files_a)], load_images(files_b[cfg.extra_b:] or files_b)
+    if cfg.reverse and (cfg.lambda_gan > 0 or cfg.lambda_cycle > 0):  # the student maps real B to A
+        gan_inputs = load_images(files_b[cfg.extra_b:] or files_b)
+        if cfg.lambda_gan > 0:  # and is judged against real A
+            target = images[:len(files_a)]
     elif cfg.lambda_gan > 0 and cfg.gan_real == 'data':  # trainB beyond those used as inputs, so that D judges unseen images
         target = load_images(files_b[cfg.extra_b:] or files_b)
     print(f'pool: {len(files_a)} trainA + {len(extras_b)} trainB + {len(scenes)} scenes, '

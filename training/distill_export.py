@@ -67,6 +67,8 @@ def student_manifest(*, model_id: str, title: str, G: torch.nn.Module, state: di
     if cfg['lambda_gan']:
         against = "the teacher's outputs" if cfg.get('gan_real') == 'teacher' else f'real {dst} images'
         losses += f' + LSGAN against {against} x{cfg["lambda_gan"]:g}'
+    if cfg.get('lambda_cycle'):
+        losses += f' + cycle through {teacher["name"]} on real {src} images x{cfg["lambda_cycle"]:g}'
     how = (f'Student generator trained by training/distill.py on pseudo-pairs (output of {teacher["name"]} -> its input)'
            if cfg.get('reverse') else f'Student generator distilled by training/distill.py from {teacher["name"]}')
     init = {'prune': 'initialised from slices of the teacher weights (BSD notice beside the model)', 'scratch': 'random init'}
