@@ -92,7 +92,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
     print(C.describe(cfg), flush=True)
 
     # --- models ---
-    teacher = load_teacher(cfg.teacher, str(device)).requires_grad_(False)
+    teacher = load_teacher(cfg.teacher, str(device))
     student = build_student(cfg.student)
     if cfg.reverse and cfg.feat_taps:
         raise SystemExit('--reverse learns the teacher\'s inverse, which has no features to match: add --feat_taps 0')
