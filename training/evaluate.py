@@ -45,7 +45,7 @@ from training.domain_classifier import (DomainClassifier, features, get_classifi
 from training.metrics import (STATIC_THRESHOLD, AtProcessingSize, cycle_l1, edge_correlation, flicker, read_clip,  # noqa: F401
                               ssim_grey)
 from training.models import build_generator
-from training.train import load_checkpoint
+from training.checkpoint import load_checkpoint
 
 
 @torch.no_grad()

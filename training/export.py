@@ -32,7 +32,7 @@ from training import config as C
 from training.manifest import INPUT_NAME, OUTPUT_NAME, _provenance, build_manifest, read_manifest, same_checkpoint, with_listing
 from training.models import build_generator
 from training.data import REPO_ROOT
-from training.train import load_checkpoint
+from training.checkpoint import load_checkpoint
 
 MODEL_ID = re.compile(r'^[a-z0-9][a-z0-9_-]{0,63}$')  # server/inference/manifest.ts MODEL_ID_PATTERN
 OPSET = 17

@@ -67,3 +67,9 @@ def feature_loss(student_feats: Sequence[torch.Tensor], teacher_feats: Sequence[
     counts alike whatever the size of the residual stream at that depth."""
     return sum(F.mse_loss(a.float(), b) / b.pow(2).mean().clamp_min(1e-6)
                for a, b in zip(student_feats, teacher_feats)) / len(teacher_feats)
+
+
+def lsgan_d_loss(pred: torch.Tensor, n_real: int) -> torch.Tensor:
+    """The discriminator's LSGAN loss on [real; fake] predictions (real -> 1, fake -> 0), halved as in the paper."""
+    real, fake = pred[:n_real], pred[n_real:]
+    return 0.5 * (F.mse_loss(real, torch.ones_like(real)) + F.mse_loss(fake, torch.zeros_like(fake)))

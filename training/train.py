@@ -29,59 +29,11 @@ from tqdm import tqdm
 
 from training import config as C
 from training.budget import WallClockBudget
+from training.checkpoint import CKPT_FORMAT, ImagePool, load_checkpoint
 from training.data import UnpairedBatches, open_split, resolve_dataset, save_grid
-from training.losses import edge_loss, stability_loss
+from training.losses import edge_loss, lsgan_d_loss, stability_loss
 from training.models import build_discriminator, build_generator, count_macs, count_params, init_weights
 from training.runtime import hardware_name, pick_device
-
-CKPT_FORMAT = 'cyclestream-cyclegan-v1'
-
-
-class CheckpointError(Exception):
-    """A checkpoint is missing, unreadable or not ours."""
-
-
-def load_checkpoint(path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f'no checkpoint at {path}')
-    try:
-        # Our checkpoints hold only tensors and plain Python values, so torch 2.x's safe loader reads
-        # them. Torch 1.13's weights_only unpickler cannot read floats, so there we load as before 2.0.
-        # Checkpoints written before torch_version was stored as a str hold a TorchVersion object.
-        if hasattr(torch.serialization, 'add_safe_globals'):
-            torch.serialization.add_safe_globals([torch.torch_version.TorchVersion])
-        state = torch.load(path, map_location='cpu', weights_only=int(torch.__version__.split('.')[0]) >= 2)
-    except Exception as e:  # noqa: BLE001 - torch raises many types for bad files
-        raise CheckpointError(f'cannot read checkpoint {path}: {e}') from e
-    if not isinstance(state, dict) or state.get('format') != CKPT_FORMAT:
-        raise CheckpointError(f'{path} is not a cyclestream CycleGAN checkpoint')
-    return state
-
-
-class ImagePool:
-    """The paper's history buffer: once full, each new fake replaces a stored one half the time and
-    the discriminator sees the stored one instead."""
-
-    def __init__(self, size: int, generator: torch.Generator):
-        self.size, self.g, self.images = size, generator, []
-
-    def query(self, fakes: torch.Tensor) -> torch.Tensor:  # [B, 3, H, W] -> [B, 3, H, W]
-        if self.size == 0:
-            return fakes
-        out = []
-        for img in fakes.detach().float().split(1):
-            if len(self.images) < self.size:
-                self.images.append(img)
-                out.append(img)
-            elif torch.rand(1, generator=self.g).item() < 0.5:
-                j = int(torch.randint(0, self.size, (1,), generator=self.g).item())
-                out.append(self.images[j])
-                self.images[j] = img
-            else:
-                out.append(img)
-        return torch.cat(out)
-
 
 def lr_at(cfg: C.Config, step: int, total: Optional[int]) -> float:
     """Constant, then linear decay to 0 at step == total."""
@@ -207,17 +159,13 @@ def train(cfg: C.Config, command: Optional[str] = None) -> dict:
         rows += [[sample_b[i], fa[i], rb[i]] for i in range(len(sample_b))]
         save_grid(rows, out_dir / 'samples' / f'{name}.png')
 
-    def set_requires_grad(nets, flag: bool) -> None:
-        for net in nets:
-            for p in net.parameters():
-                p.requires_grad_(flag)
-
     stable = cfg.lambda_stable > 0
 
     def train_step(real_A: torch.Tensor, real_B: torch.Tensor) -> torch.Tensor:
         B = real_A.shape[0]
         # -- generators: fool both discriminators, reconstruct both ways, keep targets unchanged.
-        set_requires_grad((D_A, D_B), False)
+        for net in (D_A, D_B):
+            net.requires_grad_(False)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             # one call per generator for the translation and the identity pass (InstanceNorm is
             # per image, so batching them together changes nothing but the launch count)
@@ -254,14 +202,14 @@ def train(cfg: C.Config, command: Optional[str] = None) -> dict:
         opt_G.step()
 
         # -- discriminators: real -> 1, pooled fakes -> 0 (LSGAN), halved as in the paper.
-        set_requires_grad((D_A, D_B), True)
+        for net in (D_A, D_B):
+            net.requires_grad_(True)
         fake_B_pool = pool_B.query(fake_B).to(memory_format=mem_fmt)
         fake_A_pool = pool_A.query(fake_A).to(memory_format=mem_fmt)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             pred_B = fwd['D_B'](torch.cat([real_B, fake_B_pool])).float()
             pred_A = fwd['D_A'](torch.cat([real_A, fake_A_pool])).float()
-        loss_D_B = 0.5 * (F.mse_loss(pred_B[:B], torch.ones_like(pred_B[:B])) + F.mse_loss(pred_B[B:], torch.zeros_like(pred_B[B:])))
-        loss_D_A = 0.5 * (F.mse_loss(pred_A[:B], torch.ones_like(pred_A[:B])) + F.mse_loss(pred_A[B:], torch.zeros_like(pred_A[B:])))
+        loss_D_B, loss_D_A = lsgan_d_loss(pred_B, B), lsgan_d_loss(pred_A, B)
         opt_D.zero_grad(set_to_none=True)
         (loss_D_A + loss_D_B).backward()
         opt_D.step()

@@ -9,7 +9,8 @@ from conftest import tiny_config
 from training.models import build_discriminator, build_generator, init_weights
 from training.budget import iterations_that_fit
 from training.losses import edge_loss
-from training.train import CheckpointError, load_checkpoint, lr_at, train
+from training.checkpoint import CheckpointError, load_checkpoint
+from training.train import lr_at, train
 
 
 def read_csv(path):
