@@ -113,7 +113,7 @@ def curve_row(G: nn.Module, original: nn.Module, x: Optional[torch.Tensor], judg
 def judge_for(dataset: Path, src: str, dst: str):
     """What the curve scores a batch of translations by, as evaluate.py does: for a painter dataset the
     share the painting-vs-photo classifier calls paintings, for zebras the ImageNet judge; else None."""
-    from training.evaluate import PAINTER_DOMAINS
+    from training.judged import PAINTER_DOMAINS
     from training.domain_classifier import get_classifier, predict, resize_for_classifier, translation_success
     from training.judge import summary
 

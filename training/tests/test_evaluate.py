@@ -5,8 +5,10 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from training.evaluate import (AtProcessingSize, cycle_l1, direction_for, edge_correlation, evaluate, flicker, kid, painting_judge,
-                               read_clip, run_generator, ssim_grey, translation_success)
+from training.domain_classifier import kid, translation_success
+from training.evaluate import direction_for, evaluate
+from training.judged import painting_judge, run_generator
+from training.metrics import AtProcessingSize, cycle_l1, edge_correlation, flicker, read_clip, ssim_grey
 from training.data import datasets_root
 from training.export import export
 from training.models import FastGenerator
