@@ -20,11 +20,10 @@
  */
 import path from 'node:path';
 import { existsSync } from 'node:fs';
-import { Demuxer } from 'node-av/api';
 import { createRgbConverter, createVideoDecoder, createVideoEncoder, setFfmpegLogLevel } from '../../server/codec/index.js';
 import type { VideoCodecName } from '../../server/contract/index.js';
 import type { Generator } from '../../server/inference/index.js';
-import { fitWithin, installPolyfills, processingSize, type RgbImage } from '../../server/shared/index.js';
+import { fitWithin, processingSize, type RgbImage } from '../../server/shared/index.js';
 import { createTemporalSmoother } from '../../server/temporal/index.js';
 import { FrameTranslator } from '../../server/translate/index.js';
 import {
@@ -38,35 +37,8 @@ import {
   type BenchOptions,
   type Mode,
 } from './common.js';
+import { CLIP_NAME, firstFrame, loadClip, type Clip } from './clip.js';
 import { warm } from './model.js';
-
-export const CLIP_NAME = 'davis-horsejump-high.mp4';
-
-interface Clip {
-  file: string;
-  width: number;
-  height: number;
-  extradata: Buffer;
-  packets: { data: Buffer; keyframe: boolean; ptsMs: number }[];
-}
-
-async function loadClip(file: string): Promise<Clip> {
-  installPolyfills();
-  await using demuxer = await Demuxer.open(file);
-  const stream = demuxer.video();
-  if (!stream) throw new Error(`${file}: no video stream`);
-  const par = stream.codecpar;
-  // Copies: the stream's buffers die with the demuxer.
-  const extradata = Buffer.from(par.extradata ?? Buffer.alloc(0));
-  const tb = stream.timeBase;
-  const packets: Clip['packets'] = [];
-  for await (const p of demuxer.packets(stream.index)) {
-    if (!p) break;
-    if (p.data) packets.push({ data: Buffer.from(p.data), keyframe: p.isKeyframe, ptsMs: (Number(p.pts) * 1000 * tb.num) / tb.den });
-    p.free();
-  }
-  return { file, width: par.width, height: par.height, extradata, packets };
-}
 
 type Variant = 'serial' | 'overlap' | 'overlap+encode' | 'live';
 const VARIANTS: readonly Variant[] = ['serial', 'overlap', 'overlap+encode', 'live'];
@@ -260,22 +232,6 @@ async function benchResolution(
     await Promise.all(hosts.map((h) => h.close()));
   }
   return result;
-}
-
-async function firstFrame(clip: Clip, proc: { width: number; height: number }): Promise<RgbImage> {
-  await using decoder = createVideoDecoder({ codec: 'h264', extradata: clip.extradata });
-  await using converter = createRgbConverter();
-  for (const p of clip.packets) {
-    const [d] = await decoder.decode(p.data, { keyframe: p.keyframe, ptsMs: p.ptsMs });
-    if (d) {
-      const img = converter.toRgb(d.frame, proc.width, proc.height);
-      return { width: img.width, height: img.height, data: Uint8Array.from(img.data) };
-    }
-  }
-  const [d] = await decoder.flush();
-  if (!d) throw new Error(`${clip.file}: no frame decoded`);
-  const img = converter.toRgb(d.frame, proc.width, proc.height);
-  return { width: img.width, height: img.height, data: Uint8Array.from(img.data) };
 }
 
 export async function benchPipeline(opts: BenchOptions): Promise<{ result: Record<string, unknown>; text: string }> {
