@@ -5,11 +5,16 @@ train sets weigh ~145 MB, so each train image is re-encoded as WebP (quality 70,
 as before): ~38 MiB for all 3201 images. Test images are not staged; evaluation runs here on the
 original files. Names are kept (only the extension changes), so samples stay traceable.
 
-    /usr/bin/python3 -m training.gpu.stage_data [--quality 70]
+    /usr/bin/python3 -m training.gpu.stage_data [--quality 70] [--teacher]
+
+--teacher also stages the horse -> zebra teacher (2 MB, with its LICENSE and SOURCE.md) in .gpu/teachers/,
+for distillation on the GPU machine (training/gpu/distill_run.sh); like the images it is git-ignored and
+never committed.
 """
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,7 +30,16 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument('--quality', type=int, default=70)
     p.add_argument('--out', default=str(REPO_ROOT / '.gpu' / 'datasets'))
+    p.add_argument('--teacher', action='store_true', help='also stage the horse2zebra teacher in .gpu/teachers/')
     a = p.parse_args()
+    if a.teacher:
+        from training.teachers import teacher_path
+        src = teacher_path('horse2zebra').parent
+        dst = REPO_ROOT / '.gpu' / 'teachers' / src.name
+        dst.mkdir(parents=True, exist_ok=True)
+        for f in src.iterdir():
+            shutil.copyfile(f, dst / f.name)
+        print(f'teacher: {src} -> {dst}', flush=True)
     total = 0
     for name in DATASETS:
         root = resolve_dataset(name)
