@@ -60,7 +60,7 @@ class Pool:
         self.images = images  # uint8 [N, 3, 256, 256]
         self.sources = sources  # 'A' (teacher's input domain), 'B' (its output domain), 'S' (scenes)
         self.target = target  # uint8 [M, 3, 256, 256]: real images of the student's output domain, for the GAN
-        self.gan_inputs = gan_inputs  # reverse mode: real images of the student's input domain, for the GAN
+        self.gan_inputs = gan_inputs  # reverse mode: real images of the student's input domain, for the GAN and the cycle
         self.a_idx = [i for i, s in enumerate(sources) if s == 'A']
         self.extra_idx = [i for i, s in enumerate(sources) if s != 'A']
 
