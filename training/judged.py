@@ -8,13 +8,14 @@ from typing import Dict, Optional
 
 import numpy as np
 import torch
+from torch import nn
 
 from training.domain_classifier import translation_success
 from training.metrics import STATIC_THRESHOLD, flicker, read_clip, ssim_grey
 
 
 @torch.no_grad()
-def run_generator(G, x: torch.Tensor, batch: int = 8) -> torch.Tensor:
+def run_generator(G: nn.Module, x: torch.Tensor, batch: int = 8) -> torch.Tensor:
     return torch.cat([G(x[i:i + batch]) for i in range(0, len(x), batch)])
 
 

@@ -50,20 +50,20 @@ def scores(model: Model, sets: Dict[str, torch.Tensor]) -> Dict[str, Dict[str, f
     }
 
 
-def open_model(path: Path, tmp: Path, threads: int) -> Model:
+def open_model(path: Path, onnx_path: Path, threads: int) -> Model:
     """Every model runs in ONNX Runtime, as the server runs it (torch 1.13's depthwise convolutions are slow).
-    `teacher` names the published teacher, as a reference."""
+    `teacher` names the published teacher, as a reference; a checkpoint is exported to onnx_path first."""
     from training.distill_export import load_student
     from training.evaluate import OnnxGenerator
     from training.teachers import load_teacher
     if path.suffix == '.onnx':
         return OnnxGenerator(None, path, threads)
     if str(path) == 'teacher':
-        return OnnxGenerator(load_teacher('horse2zebra', 'cpu'), tmp / 'teacher.onnx', threads)
+        return OnnxGenerator(load_teacher('horse2zebra', 'cpu'), onnx_path, threads)
     G, state = load_student(path)
     if state['config'].get('reverse'):
         raise SystemExit(f'{path}: a reverse (zebra -> horse) student; this measures horse -> zebra models')
-    return OnnxGenerator(G, tmp / f'{len(list(tmp.iterdir()))}.onnx', threads)
+    return OnnxGenerator(G, onnx_path, threads)
 
 
 def main(argv: Sequence[str] = None) -> Dict[str, dict]:
@@ -80,8 +80,8 @@ def main(argv: Sequence[str] = None) -> Dict[str, dict]:
     print(', '.join(f'{len(v)} test {k}' for k, v in sets.items()), flush=True)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for path in args.models:
-            results[str(path)] = r = scores(open_model(path, Path(tmp), args.threads), sets)
+        for i, path in enumerate(args.models):
+            results[str(path)] = r = scores(open_model(path, Path(tmp) / f'{i}.onnx', args.threads), sets)
             h, z, s = r['horses'], r['zebras'], r['scenes']
             print(f'{path}: horses {h["top1Zebra"]:.1%} zebra (P {h["meanPZebra"]:.2f}), edges {h["edgeCorrelation"]:.2f}; '
                   f'zebras {z["stillTop1Zebra"]:.1%} still zebra, change {z["meanAbsChange"]:.3f}, SSIM {z["ssimGrey"]:.2f}; '
