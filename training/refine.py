@@ -12,7 +12,10 @@ learns, on the model's own input domain (random crops, flips, mild colour jitter
 - a shift stability term (training/losses.py): the output for the input moved by a fraction of a pixel,
   with other noise, is the output moved by as much, so the texture travels with the scene;
 - optionally the edge term (1 - edge correlation of input and output): the scene's edges stay put.
-It is supervised, so it needs no discriminator, and a few thousand CPU steps move it.
+It is supervised, so it needs no discriminator, and a few thousand CPU steps move it. Copying the original
+from noisy inputs regresses its texture toward a mean, which can read as "photo" again (photo2monet did);
+`--lambda_gan` adds an LSGAN against real images of the target domain (the dataset's other split), with a
+PatchGAN discriminator trained alongside from scratch, to hold the style up while the copy calms down.
 
 Every `eval_every` steps the curve (<out_dir>/curve.csv) records, on the first test inputs: the judge
 evaluate.py uses (the painting-vs-photo classifier's painting share for painters, the ImageNet judge's
@@ -42,7 +45,8 @@ from training.data import REPO_ROOT, datasets_root, list_images, resolve_dataset
 from training.distill import lr_at  # the same schedule: constant, then a linear decay to 5%
 from training.distill_data import augment, load_images
 from training.distill_eval import write_curve
-from training.losses import edge_loss, shift_stability_loss
+from training.losses import edge_loss, lsgan_d_loss, shift_stability_loss
+from training.models import PatchDiscriminator
 from training.onnx_weights import OnnxWeightsError, load_shipped
 from training.refine_export import REFINE_FORMAT
 from training.runtime import hardware_name, pick_device
@@ -61,6 +65,8 @@ class RefineConfig:
     lambda_stable: float = 1.0
     stable_shift_px: float = 1.0
     lambda_edge: float = 0.0
+    lambda_gan: float = 0.0  # LSGAN against real target-domain images (0 = no discriminator)
+    ndf: int = 64  # the discriminator's width, when lambda_gan > 0
     batch_size: int = 4
     lr: float = 1e-4
     steps: int = 0  # total steps (0: run until the time budget)
@@ -154,6 +160,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
     files = list_images(root / f'train{split}')[:cfg.max_images]
     images = load_images(files)  # uint8 [N, 3, 256, 256]
     print(f'{len(images)} {src} images from {root.name}/train{split}', flush=True)
+    targets = load_images(list_images(root / f'train{"B" if split == "A" else "A"}')[:cfg.max_images]) if cfg.lambda_gan else None
+    D = PatchDiscriminator(cfg.ndf, 3).to(device) if cfg.lambda_gan else None
     x_eval = judge = None
     clips: List[torch.Tensor] = []
     if cfg.eval_images:
@@ -165,6 +173,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
         clips = [read_clip(c, 256, cfg.eval_frames).to(device) for c in sorted((datasets_root() / 'videos').glob('*.mp4'))]
 
     opt = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(0.9, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2 * cfg.lr, betas=(0.5, 0.999)) if D is not None else None
     state: Dict[str, Any] = {}
     if cfg.resume:
         state = torch.load(out / 'ckpt.pt', map_location='cpu')
@@ -177,6 +186,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
         original.load_state_dict(state['original'])
         G.load_state_dict(state['G'])
         opt.load_state_dict(state['opt'])
+        if D is not None:
+            D.load_state_dict(state['D'])
+            opt_d.load_state_dict(state['opt_d'])
         gen.set_state(state['rng'])
     G.to(device)
     step, wall_before = int(state.get('step', 0)), float(state.get('wall_time_s', 0.0))
@@ -190,7 +202,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
     def save(path: Path) -> None:
         tmp = path.with_suffix('.tmp')
         torch.save({'format': REFINE_FORMAT, 'config': dataclasses.asdict(cfg), 'source': source, 'step': step,
-                    'G': G.state_dict(), 'original': original.state_dict(), 'opt': opt.state_dict(), 'rng': gen.get_state(), 'curve': curve,
+                    'G': G.state_dict(), 'original': original.state_dict(), 'opt': opt.state_dict(),
+                    **({'D': D.state_dict(), 'opt_d': opt_d.state_dict()} if D is not None else {}), 'rng': gen.get_state(), 'curve': curve,
                     'wall_time_s': wall_before + time.time() - t_start, 'hardware': hardware_name(device, cfg.threads),
                     'torch_version': str(torch.__version__), 'n_images': len(images),
                     'command': 'python3 -m training.refine ' + shlex.join(sys.argv[1:] if argv is None else list(argv))}, tmp)
@@ -209,7 +222,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
     log = (out / 'log.csv').open('a', newline='')
     writer = csv.writer(log)
     if step == 0:
-        writer.writerow(['step', 'wall_s', 'lr', 'l1', 'stable', 'edge'])
+        writer.writerow(['step', 'wall_s', 'lr', 'l1', 'stable', 'edge', 'gan_g', 'gan_d'])
     first = step
     while progress() < 1.0 and not (cfg.stop_after and step - first >= cfg.stop_after):
         idx = torch.randint(len(images), (cfg.batch_size,), generator=gen).tolist()
@@ -221,21 +234,31 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
         l1 = (y - y_t).abs().mean()
         stable = shift_stability_loss(G, x, y, noise(), cfg.stable_shift_px, gen) if cfg.lambda_stable else torch.zeros(())
         edge = edge_loss(x, y) if cfg.lambda_edge else torch.zeros(())
-        loss = cfg.lambda_l1 * l1 + cfg.lambda_stable * stable + cfg.lambda_edge * edge
-        for g in opt.param_groups:
-            g['lr'] = lr_at(cfg, progress())
+        gan_g = ((D(y) - 1) ** 2).mean() if D is not None else torch.zeros(())
+        loss = cfg.lambda_l1 * l1 + cfg.lambda_stable * stable + cfg.lambda_edge * edge + cfg.lambda_gan * gan_g
+        for o in (opt, opt_d):
+            for g in (o.param_groups if o is not None else []):
+                g['lr'] = lr_at(cfg, progress()) * (2 if o is opt_d else 1)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        gan_d = torch.zeros(())
+        if D is not None:  # real target-domain crops -> 1, this step's translations -> 0
+            real = torch.stack([augment(targets[i], gen, cfg.crop_px, cfg.scale_min, cfg.scale_max, 0.0)
+                                for i in torch.randint(len(targets), (cfg.batch_size,), generator=gen).tolist()]).to(device)
+            gan_d = lsgan_d_loss(D(torch.cat([real, y.detach()])), len(real))
+            opt_d.zero_grad(set_to_none=True)
+            gan_d.backward()
+            opt_d.step()
         step += 1
         if not math.isfinite(float(loss)):
             raise SystemExit(f'loss became {float(loss)} at step {step}')
         if step % cfg.log_every == 0:
             row = [step, round(wall_before + time.time() - t_start, 1), f'{lr_at(cfg, progress()):.2e}',
-                   round(float(l1), 5), round(float(stable), 5), round(float(edge), 5)]
+                   round(float(l1), 5), round(float(stable), 5), round(float(edge), 5), round(float(gan_g), 5), round(float(gan_d), 5)]
             writer.writerow(row)
             log.flush()
-            print('step {} wall {}s lr {} l1 {} stable {} edge {}'.format(*row), flush=True)
+            print('step {} wall {}s lr {} l1 {} stable {} edge {} gan_g {} gan_d {}'.format(*row), flush=True)
         if cfg.eval_every and step % cfg.eval_every == 0:
             evaluate()
         if step % cfg.ckpt_every == 0:

@@ -78,18 +78,22 @@ def test_refine_starts_from_the_shipped_model(tiny_dataset, shipped, tmp_path):
 
 
 def test_resume_continues_exactly(tiny_dataset, shipped, tmp_path):
+    """... the discriminator too, when the adversarial term is on."""
     models, _ = shipped
-    straight = run(tiny_dataset, models, tmp_path / 'a', '--steps', '6', '--lambda_edge', '1')
-    halves = run(tiny_dataset, models, tmp_path / 'b', '--steps', '6', '--lambda_edge', '1', '--stop_after', '3')
+    terms = ['--lambda_edge', '1', '--lambda_gan', '0.5', '--ndf', '8']
+    straight = run(tiny_dataset, models, tmp_path / 'a', '--steps', '6', *terms)
+    halves = run(tiny_dataset, models, tmp_path / 'b', '--steps', '6', *terms, '--stop_after', '3')
     assert not (halves / 'final.pt').exists()
     torch.manual_seed(1)
     export_onnx(FastGenerator(4, 1).eval(), models / 'tiny.onnx')  # replaced meanwhile: the run keeps its original
-    run(tiny_dataset, models, tmp_path / 'b', '--steps', '6', '--lambda_edge', '1', '--resume')
+    run(tiny_dataset, models, tmp_path / 'b', '--steps', '6', *terms, '--resume')
     a, b = torch.load(straight / 'final.pt'), torch.load(halves / 'final.pt')
-    for k, v in a['G'].items():
-        assert torch.equal(v, b['G'][k]), k
+    for k, v in [*a['G'].items(), *(('D.' + k, v) for k, v in a['D'].items())]:
+        assert torch.equal(v, (b['D'] if k.startswith('D.') else b['G'])[k.removeprefix('D.')]), k
+    with (straight / 'log.csv').open() as f:
+        assert all(float(r['gan_d']) > 0 for r in csv.DictReader(f))
     with pytest.raises(SystemExit, match='lambda_edge'):
-        run(tiny_dataset, models, tmp_path / 'b', '--steps', '8', '--resume')
+        run(tiny_dataset, models, tmp_path / 'b', '--steps', '8', '--lambda_gan', '0.5', '--ndf', '8', '--resume')
 
 
 @needs_node
