@@ -236,9 +236,11 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
         edge = edge_loss(x, y) if cfg.lambda_edge else torch.zeros(())
         gan_g = ((D(y) - 1) ** 2).mean() if D is not None else torch.zeros(())
         loss = cfg.lambda_l1 * l1 + cfg.lambda_stable * stable + cfg.lambda_edge * edge + cfg.lambda_gan * gan_g
-        for o in (opt, opt_d):
-            for g in (o.param_groups if o is not None else []):
-                g['lr'] = lr_at(cfg, progress()) * (2 if o is opt_d else 1)
+        lr = lr_at(cfg, progress())
+        for g in opt.param_groups:
+            g['lr'] = lr
+        for g in opt_d.param_groups if opt_d is not None else []:
+            g['lr'] = 2 * lr  # the discriminator at twice the rate, as it started
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
