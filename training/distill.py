@@ -40,7 +40,7 @@ from torch import nn
 from training import config as C
 from training.data import REPO_ROOT
 from training.distill_config import RUNTIME, DistillConfig
-from training.distill_data import TeacherCache, load_pool
+from training.distill_data import TeacherCache, load_pool, sample_real
 from training.distill_eval import eval_inputs, score, write_curve
 from training.distill_export import DISTILL_FORMAT
 from training.losses import Adapters, feature_loss, shift_stability_loss
@@ -220,7 +220,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
             stable = shift_stability_loss(student, x, y_s, cfg.input_noise * torch.randn(x.shape, generator=gen).to(device),
                                           cfg.stable_shift_px, gen) if cfg.lambda_stable else torch.zeros((), device=device)
             # forward: D judges the student's outputs on this batch; reverse: its outputs on real inputs
-            real_in = pool.sample_real(pool.gan_inputs, gen, cfg.batch_size, cfg).to(device) \
+            real_in = sample_real(pool.gan_inputs, gen, cfg.batch_size, cfg).to(device) \
                 if cfg.reverse and (D is not None or cfg.lambda_cycle) else None
             fake = student(real_in) if real_in is not None else y_s if D is not None else None
             gan_g = ((D(fake) - 1) ** 2).mean() if D is not None else torch.zeros((), device=device)
@@ -233,7 +233,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
 
         gan_d = torch.zeros(())
         if D is not None:
-            real = y_t if cfg.gan_real == 'teacher' else pool.sample_real(pool.target, gen, cfg.batch_size, cfg).to(device)
+            real = y_t if cfg.gan_real == 'teacher' else sample_real(pool.target, gen, cfg.batch_size, cfg).to(device)
             with autocast():
                 gan_d = 0.5 * (((D(real) - 1) ** 2).mean() + (D(fake.detach()) ** 2).mean())
             opt_d.zero_grad(set_to_none=True)

@@ -83,10 +83,12 @@ class Pool:
         idx = [self.a_idx[int(v * len(self.a_idx))] for v in torch.rand(n, generator=gen).tolist()]
         return to_float(self.images[idx]), idx
 
-    def sample_real(self, images: torch.Tensor, gen: torch.Generator, n: int, cfg) -> torch.Tensor:
-        """n augmented images (no colour jitter) from `images`, e.g. self.target or self.gan_inputs."""
-        idx = (torch.rand(n, generator=gen) * len(images)).long().tolist()
-        return torch.stack([augment(images[i], gen, cfg.crop_px, cfg.scale_min, cfg.scale_max, 0.0) for i in idx])
+
+def sample_real(images: torch.Tensor, gen: torch.Generator, n: int, cfg) -> torch.Tensor:
+    """n augmented images (no colour jitter) from uint8 `images` [N, 3, H, W], e.g. a Pool's target or gan_inputs;
+    cfg gives crop_px, scale_min and scale_max."""
+    idx = (torch.rand(n, generator=gen) * len(images)).long().tolist()
+    return torch.stack([augment(images[i], gen, cfg.crop_px, cfg.scale_min, cfg.scale_max, 0.0) for i in idx])
 
 
 def load_images(files: Sequence[Path]) -> torch.Tensor:

@@ -43,7 +43,7 @@ from torch import nn
 from training import config as C
 from training.data import REPO_ROOT, datasets_root, list_images, resolve_dataset, to_float
 from training.distill import lr_at  # the same schedule: constant, then a linear decay to 5%
-from training.distill_data import augment, load_images
+from training.distill_data import augment, load_images, sample_real
 from training.distill_eval import write_curve
 from training.losses import edge_loss, lsgan_d_loss, shift_stability_loss
 from training.models import PatchDiscriminator
@@ -246,8 +246,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
         opt.step()
         gan_d = torch.zeros(())
         if D is not None:  # real target-domain crops -> 1, this step's translations -> 0
-            real = torch.stack([augment(targets[i], gen, cfg.crop_px, cfg.scale_min, cfg.scale_max, 0.0)
-                                for i in torch.randint(len(targets), (cfg.batch_size,), generator=gen).tolist()]).to(device)
+            real = sample_real(targets, gen, cfg.batch_size, cfg).to(device)
             gan_d = lsgan_d_loss(D(torch.cat([real, y.detach()])), len(real))
             opt_d.zero_grad(set_to_none=True)
             gan_d.backward()
